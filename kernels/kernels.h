@@ -1,0 +1,102 @@
+// The kernel table: one struct of function pointers per ISA (DESIGN.md).
+//
+// The table's contract, for every ISA:
+// - Kernels know nothing about models or threads. The caller splits work into
+//   [row_begin, row_end) ranges (output rows) and runs them on the thread pool.
+// - Ternary results are exact int32 sums  y[t][r] = sum_j q[t][j] * W[r][j];
+//   the scale  beta / s  is applied by the caller (BitLinear), never here.
+// - Every SIMD entry equals the reference entry bit for bit.
+#pragma once
+
+#include <cstdint>
+
+#include "aligned_buffer.h"
+#include "formats.h"
+
+namespace tern::kernels {
+
+// The canonical in-memory ternary matrix (layout described in formats.h).
+struct TernaryMatrix {
+    int64_t rows = 0;         // out_features
+    int64_t cols = 0;         // in_features
+    int64_t padded_cols = 0;  // round_up(cols, kTernaryColAlign)
+    float scale = 0.0f;       // beta: W = scale * W~
+    AlignedBuffer codes;      // [rows, padded_cols / 4] 2-bit codes
+
+    TernaryMatrix() = default;
+    TernaryMatrix(int64_t rows_, int64_t cols_, float scale_);  // all weights 0
+    uint8_t* row(int64_t r) { return codes.data() + r * (padded_cols / 4); }
+    const uint8_t* row(int64_t r) const { return codes.data() + r * (padded_cols / 4); }
+    int get(int64_t r, int64_t c) const { return int((row(r)[c / 4] >> (2 * (c % 4))) & 3) - 1; }
+    void set(int64_t r, int64_t c, int w) {
+        uint8_t& b = row(r)[c / 4];
+        const int sh = 2 * int(c % 4);
+        b = uint8_t((b & ~(3 << sh)) | ((w + 1) << sh));
+    }
+};
+
+// The families of ternary kernels (issue: I2_S multiply-add, TL1/TL2 lookup).
+enum class TernaryFamily : int { i2s = 0, tl1 = 1, tl2 = 2 };
+inline constexpr int kTernaryFamilies = 3;
+const char* family_name(TernaryFamily f);
+
+// One matrix in a kernel's own layout, built once at load by `repack`.
+struct PackedTernary {
+    int64_t rows = 0;
+    int64_t cols = 0;
+    int64_t padded_cols = 0;  // activation rows are read up to here (zero-padded)
+    float scale = 0.0f;
+    AlignedBuffer data;
+    int64_t param[4] = {0, 0, 0, 0};  // layout parameters the repack chose (tile sizes, ...)
+};
+
+// What one family of one ISA provides. Activations go through `prepare` once
+// per BitLinear input (shared by q/k/v, or gate/up): I2_S keeps int8 plus
+// per-token sums, TL1/TL2 build their lookup tables there.
+struct TernaryKernels {
+    PackedTernary (*repack)(const TernaryMatrix& m) = nullptr;
+    // Bytes `prepare` writes for one token of `padded_cols` activations.
+    int64_t (*prepared_bytes)(int64_t padded_cols) = nullptr;
+    // q: [n, q_stride] int8, entries [cols, padded_cols) are zero.
+    // out: n * prepared_bytes(padded_cols) bytes, 64-byte aligned.
+    void (*prepare)(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out) = nullptr;
+    // y[t * y_stride + r] for t < n, row_begin <= r < row_end.
+    void (*matmul)(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
+                   int64_t row_begin, int64_t row_end) = nullptr;
+};
+
+struct KernelTable {
+    const char* name = "";  // "ref", "avx2", "avx512", "avx512vnni", "neon", "neon_dotprod"
+
+    // Per-row absmax int8 quantization (SPEC §3): gamma = max(max|x|, 1e-5),
+    // s = 127 / gamma, q = clamp(round_half_even(x * s), -128, 127).
+    // Writes q[t * q_stride + j] for j < cols, zeros for cols <= j < q_stride,
+    // and scale[t] = s.
+    void (*quantize_rows)(const float* x, int64_t n, int64_t cols, int64_t x_stride, int8_t* q, int64_t q_stride,
+                          float* scale) = nullptr;
+
+    // Indexed by TernaryFamily; a family with null entries is not offered here.
+    TernaryKernels ternary[kTernaryFamilies];
+
+    // Full-precision matrix (F32, F16, BF16, Q8_0, Q6_K rows of `cols` elements,
+    // `row_bytes` apart) times f32 activations: y[t * y_stride + r] = W[r] . x[t].
+    void (*float_matmul)(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x,
+                         int64_t n, int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin,
+                         int64_t row_end) = nullptr;
+    // One row of such a matrix to f32 (embedding lookup).
+    void (*dequantize_row)(GgmlType type, const uint8_t* src, float* dst, int64_t cols) = nullptr;
+};
+
+// Every table this binary carries, best first; each ISA file exports one.
+const KernelTable* table_ref();
+#if defined(__x86_64__) || defined(_M_X64)
+const KernelTable* table_avx2();
+const KernelTable* table_avx512();
+const KernelTable* table_avx512vnni();
+#endif
+#if defined(__aarch64__)
+const KernelTable* table_neon();
+const KernelTable* table_neon_dotprod();
+#endif
+
+}  // namespace tern::kernels

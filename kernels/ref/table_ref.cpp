@@ -1,0 +1,21 @@
+// The scalar reference table: the oracle every SIMD kernel is tested against.
+// The functions live in the other files of this folder (declared in ref.h).
+#include "ref.h"
+
+namespace tern::kernels {
+
+const KernelTable* table_ref() {
+    static const KernelTable t = [] {
+        KernelTable k;
+        k.name = "ref";
+        k.quantize_rows = ref::quantize_rows;
+        k.ternary[int(TernaryFamily::i2s)] = {ref::i2s_repack, ref::i2s_prepared_bytes, ref::i2s_prepare,
+                                              ref::i2s_matmul};
+        k.float_matmul = ref::float_matmul;
+        k.dequantize_row = ref::dequantize_row;
+        return k;
+    }();
+    return &t;
+}
+
+}  // namespace tern::kernels

@@ -1,0 +1,372 @@
+// File formats <-> canonical TernaryMatrix (SPEC §5), float -> ternary (SPEC §3),
+// and ggml's Q8_0 row quantizer. See ternary_formats.h for the contract.
+#include "ternary_formats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "../include/tern/error.h"
+
+namespace tern::kernels {
+
+namespace {
+
+// rows * cols, refusing negative or overflowing shapes before any size math.
+int64_t checked_count(const char* what, int64_t rows, int64_t cols) {
+    if (rows < 0 || cols < 0 || (cols > 0 && rows > std::numeric_limits<int64_t>::max() / 4 / cols))
+        throw Error(std::string(what) + ": bad tensor shape " + std::to_string(rows) + " x " + std::to_string(cols));
+    return rows * cols;
+}
+
+void need_bytes(const char* what, const uint8_t* data, uint64_t have, uint64_t need, int64_t rows, int64_t cols) {
+    if (have < need)
+        throw Error(std::string(what) + " tensor " + std::to_string(rows) + " x " + std::to_string(cols) + " needs " +
+                    std::to_string(need) + " bytes but only " + std::to_string(have) +
+                    " are there: the file is truncated or the tensor's shape or type is wrong");
+    if (need > 0 && !data) throw Error(std::string(what) + ": no data");
+}
+
+std::string at(int64_t r, int64_t c) { return "row " + std::to_string(r) + ", column " + std::to_string(c); }
+
+// Canonical code (0, 1, 2) of element (r, c).
+inline uint32_t code_at(const TernaryMatrix& m, int64_t r, int64_t c) {
+    return (m.row(r)[c / 4] >> (2 * (c % 4))) & 3u;
+}
+
+inline void put_code(TernaryMatrix& m, int64_t r, int64_t c, uint32_t code) {
+    uint8_t& b = m.row(r)[c / 4];
+    const int sh = 2 * int(c % 4);
+    b = uint8_t((b & ~(3u << sh)) | (code << sh));
+}
+
+// Every code of a matrix must be 0, 1 or 2 before we write it to a file.
+void check_codes(const char* what, const TernaryMatrix& m) {
+    for (int64_t r = 0; r < m.rows; ++r)
+        for (int64_t c = 0; c < m.cols; ++c)
+            if (code_at(m, r, c) == 3)
+                throw Error(std::string(what) + ": ternary matrix holds invalid code 3 at " + at(r, c));
+}
+
+// ---------------------------------------------------------------- TQ common
+
+constexpr int64_t kQK = 256;  // elements per TQ block
+
+// The one scale of a TQ tensor from its per-block fp16 d (see the header for
+// the rules). `d_at(i)` returns block i's raw fp16.
+template <class DAt>
+float common_block_scale(const char* what, int64_t n_blocks, int64_t blocks_per_row, DAt d_at) {
+    float ref = 0.0f;
+    int64_t ref_block = -1;
+    for (int64_t i = 0; i < n_blocks; ++i) {
+        const float d = fp16_to_f32(d_at(i));
+        if (!std::isfinite(d))
+            throw Error(std::string(what) + ": block " + std::to_string(i) + " (row " +
+                        std::to_string(i / blocks_per_row) + ") has a non-finite scale");
+        const float a = std::fabs(d);
+        if (a == 0.0f) continue;
+        if (ref_block < 0) {
+            ref = a;
+            ref_block = i;
+        } else if (std::fabs(a - ref) > ref * 0x1p-10f) {
+            throw Error(std::string(what) + ": blocks " + std::to_string(ref_block) + " and " + std::to_string(i) +
+                        " have different scales (" + std::to_string(ref) + " vs " + std::to_string(a) +
+                        "); tern needs one scale per tensor (BitNet b1.58), this tensor has per-block scales");
+        }
+    }
+    return ref;
+}
+
+// Canonical code of block value v in {0,1,2} for a block with scale d: a
+// negative d flips the sign of the weight.
+inline uint32_t signed_code(uint32_t v, float d) { return d < 0.0f ? 2u - v : v; }
+
+// fp16 d written for a block: fp16(|scale|) if the block has a nonzero weight
+// (and the scale is nonzero), else 0 - what ggml's amax-based quantizer writes.
+struct BlockScale {
+    uint16_t d;
+    bool flip;  // scale < 0: ggml's amax is |scale|, so the stored signs flip
+};
+
+BlockScale block_scale(const TernaryMatrix& m, int64_t r, int64_t c0) {
+    bool any = false;
+    for (int64_t c = c0; c < c0 + kQK && !any; ++c) any = code_at(m, r, c) != 1;
+    if (!any || m.scale == 0.0f) return {0, false};
+    return {f32_to_fp16(std::fabs(m.scale)), m.scale < 0.0f};
+}
+
+// Code written to a file for element (r, c): 1 (zero) in a d == 0 block.
+inline uint32_t file_code(const TernaryMatrix& m, const BlockScale& bs, int64_t r, int64_t c) {
+    if (bs.d == 0) return 1;
+    const uint32_t v = code_at(m, r, c);
+    return bs.flip ? 2u - v : v;
+}
+
+void check_tq_shape(const char* what, int64_t rows, int64_t cols) {
+    checked_count(what, rows, cols);
+    if (cols % kQK != 0)
+        throw Error(std::string(what) + ": row length " + std::to_string(cols) +
+                    " is not a multiple of 256, which the format requires");
+}
+
+// TQ1_0 packs trits base 3 into a byte as ceil(v * 256 / 243) so that trit n
+// is recovered with a multiply and a shift: ((uint8_t)(b * 3^n) * 3) >> 8.
+constexpr uint8_t kPow3[6] = {1, 3, 9, 27, 81, 243};
+
+inline uint32_t tq1_trit(uint8_t b, int n) {
+    const uint8_t t = uint8_t(b * kPow3[n]);  // mod 256 on purpose
+    return (uint32_t(t) * 3) >> 8;
+}
+
+inline uint8_t tq1_pack(uint32_t v) { return uint8_t((v * 256 + 242) / 243); }
+
+// Block-local element index of each TQ1_0 trit, in the order ggml stores them:
+// qs[m] (m < 32) holds elements n*32 + m; qs[32 + m] (m < 16) holds
+// 160 + n*16 + m (n < 5, n = 0 the most significant trit); qh[j] holds
+// 240 + n*4 + j (n < 4), its fifth (least significant) trit always 0.
+inline int tq1_qs_elem(int byte, int n) { return byte < 32 ? n * 32 + byte : 160 + n * 16 + (byte - 32); }
+inline int tq1_qh_elem(int j, int n) { return 240 + n * 4 + j; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- I2_S
+
+TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+    const int64_t n = checked_count("I2_S", rows, cols);
+    if (n % kI2SBlockElems != 0)
+        throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) + " has " +
+                    std::to_string(n) + " elements, not a multiple of 128 as the format requires");
+    need_bytes("I2_S", data, n_bytes, uint64_t(n / 4) + 4, rows, cols);
+    float scale;
+    std::memcpy(&scale, data + n / 4, 4);  // little-endian f32 right after the codes
+    if (!std::isfinite(scale))
+        throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) +
+                    " has a non-finite scale after its codes");
+
+    TernaryMatrix m(rows, cols, scale);
+    // Flat element f lives in byte (f / 128) * 32 + f % 32, bits 7-2g .. 6-2g
+    // with g = (f / 32) % 4 (SPEC §5). Build each canonical byte from 4 codes;
+    // note code 3 in `bad` and find it only if needed, to keep the loop tight.
+    uint32_t bad = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+        uint8_t* out = m.row(r);
+        const int64_t base = r * cols;
+        for (int64_t c = 0; c < cols; c += 4) {
+            uint32_t byte = 0x55;  // padding beyond cols stays code 1
+            for (int64_t e = 0; e < 4 && c + e < cols; ++e) {
+                const int64_t f = base + c + e;
+                const uint32_t code = (data[(f >> 7) * 32 + (f & 31)] >> (6 - 2 * ((f >> 5) & 3))) & 3u;
+                bad |= code == 3;
+                byte = (byte & ~(3u << (2 * e))) | (code << (2 * e));
+            }
+            out[c / 4] = uint8_t(byte);
+        }
+    }
+    if (bad) {
+        for (int64_t f = 0; f < n; ++f)
+            if (((data[(f >> 7) * 32 + (f & 31)] >> (6 - 2 * ((f >> 5) & 3))) & 3u) == 3)
+                throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) +
+                            ": invalid code 3 at flat element " + std::to_string(f) + " (" + at(f / cols, f % cols) +
+                            "); only 0, 1, 2 encode -1, 0, +1");
+    }
+    return m;
+}
+
+std::vector<uint8_t> encode_i2s(const TernaryMatrix& m) {
+    const int64_t n = checked_count("I2_S", m.rows, m.cols);
+    if (n % kI2SBlockElems != 0)
+        throw Error("I2_S cannot store a " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
+                    " matrix: the element count is not a multiple of 128");
+    check_codes("I2_S", m);
+    std::vector<uint8_t> out(size_t(n / 4 + kI2STrailerBytes), 0);
+    for (int64_t r = 0; r < m.rows; ++r)
+        for (int64_t c = 0; c < m.cols; ++c) {
+            const int64_t f = r * m.cols + c;
+            out[size_t((f >> 7) * 32 + (f & 31))] |= uint8_t(code_at(m, r, c) << (6 - 2 * ((f >> 5) & 3)));
+        }
+    // The scale once; the remaining 28 bytes stay zero (see the header).
+    std::memcpy(out.data() + n / 4, &m.scale, 4);
+    return out;
+}
+
+// ---------------------------------------------------------------- TQ2_0
+
+TernaryMatrix decode_tq2_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+    check_tq_shape("TQ2_0", rows, cols);
+    const int64_t bpr = cols / kQK, nb = rows * bpr;
+    need_bytes("TQ2_0", data, n_bytes, uint64_t(nb) * sizeof(BlockTQ2_0), rows, cols);
+    auto block = [&](int64_t i) {
+        BlockTQ2_0 b;
+        std::memcpy(&b, data + i * int64_t(sizeof(BlockTQ2_0)), sizeof b);
+        return b;
+    };
+    const float scale = common_block_scale("TQ2_0", nb, bpr, [&](int64_t i) { return block(i).d; });
+
+    TernaryMatrix m(rows, cols, scale);
+    for (int64_t i = 0; i < nb; ++i) {
+        const BlockTQ2_0 b = block(i);
+        const float d = fp16_to_f32(b.d);
+        if (d == 0.0f) continue;  // all weights 0, whatever the codes
+        const int64_t r = i / bpr, c0 = (i % bpr) * kQK;
+        // Element j*4 + l*32 + mm (j in {0, 32}) is bits 2l..2l+1 of qs[j + mm].
+        for (int j = 0; j < 64; j += 32)
+            for (int l = 0; l < 4; ++l)
+                for (int mm = 0; mm < 32; ++mm) {
+                    const uint32_t v = (b.qs[j + mm] >> (2 * l)) & 3u;
+                    const int64_t c = c0 + j * 4 + l * 32 + mm;
+                    if (v == 3)
+                        throw Error("TQ2_0 tensor " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                    ": code 3 (value 2d, not ternary) at " + at(r, c));
+                    put_code(m, r, c, signed_code(v, d));
+                }
+    }
+    return m;
+}
+
+std::vector<uint8_t> encode_tq2_0(const TernaryMatrix& m) {
+    check_tq_shape("TQ2_0", m.rows, m.cols);
+    check_codes("TQ2_0", m);
+    const int64_t bpr = m.cols / kQK;
+    std::vector<uint8_t> out(size_t(m.rows * bpr) * sizeof(BlockTQ2_0));
+    for (int64_t r = 0; r < m.rows; ++r)
+        for (int64_t k = 0; k < bpr; ++k) {
+            const int64_t c0 = k * kQK;
+            const BlockScale bs = block_scale(m, r, c0);
+            BlockTQ2_0 b{};
+            for (int j = 0; j < 64; j += 32)
+                for (int mm = 0; mm < 32; ++mm) {
+                    uint32_t q = 0;
+                    for (int l = 0; l < 4; ++l) q |= file_code(m, bs, r, c0 + j * 4 + l * 32 + mm) << (2 * l);
+                    b.qs[j + mm] = uint8_t(q);
+                }
+            b.d = bs.d;
+            std::memcpy(out.data() + (r * bpr + k) * int64_t(sizeof b), &b, sizeof b);
+        }
+    return out;
+}
+
+// ---------------------------------------------------------------- TQ1_0
+
+TernaryMatrix decode_tq1_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+    check_tq_shape("TQ1_0", rows, cols);
+    const int64_t bpr = cols / kQK, nb = rows * bpr;
+    need_bytes("TQ1_0", data, n_bytes, uint64_t(nb) * sizeof(BlockTQ1_0), rows, cols);
+    auto block = [&](int64_t i) {
+        BlockTQ1_0 b;
+        std::memcpy(&b, data + i * int64_t(sizeof(BlockTQ1_0)), sizeof b);
+        return b;
+    };
+    const float scale = common_block_scale("TQ1_0", nb, bpr, [&](int64_t i) { return block(i).d; });
+
+    TernaryMatrix m(rows, cols, scale);
+    for (int64_t i = 0; i < nb; ++i) {
+        const BlockTQ1_0 b = block(i);
+        const float d = fp16_to_f32(b.d);
+        if (d == 0.0f) continue;
+        const int64_t r = i / bpr, c0 = (i % bpr) * kQK;
+        // Every byte decodes to trits in 0..2, so TQ1_0 has no invalid codes.
+        for (int q = 0; q < 48; ++q)
+            for (int n = 0; n < 5; ++n) put_code(m, r, c0 + tq1_qs_elem(q, n), signed_code(tq1_trit(b.qs[q], n), d));
+        for (int j = 0; j < 4; ++j)
+            for (int n = 0; n < 4; ++n) put_code(m, r, c0 + tq1_qh_elem(j, n), signed_code(tq1_trit(b.qh[j], n), d));
+    }
+    return m;
+}
+
+std::vector<uint8_t> encode_tq1_0(const TernaryMatrix& m) {
+    check_tq_shape("TQ1_0", m.rows, m.cols);
+    check_codes("TQ1_0", m);
+    const int64_t bpr = m.cols / kQK;
+    std::vector<uint8_t> out(size_t(m.rows * bpr) * sizeof(BlockTQ1_0));
+    for (int64_t r = 0; r < m.rows; ++r)
+        for (int64_t k = 0; k < bpr; ++k) {
+            const int64_t c0 = k * kQK;
+            const BlockScale bs = block_scale(m, r, c0);
+            BlockTQ1_0 b{};
+            for (int q = 0; q < 48; ++q) {
+                uint32_t v = 0;
+                for (int n = 0; n < 5; ++n) v = v * 3 + file_code(m, bs, r, c0 + tq1_qs_elem(q, n));
+                b.qs[q] = tq1_pack(v);
+            }
+            for (int j = 0; j < 4; ++j) {
+                uint32_t v = 0;
+                for (int n = 0; n < 4; ++n) v = v * 3 + file_code(m, bs, r, c0 + tq1_qh_elem(j, n));
+                b.qh[j] = tq1_pack(v * 3);  // the 4 trits in the top positions
+            }
+            b.d = bs.d;
+            std::memcpy(out.data() + (r * bpr + k) * int64_t(sizeof b), &b, sizeof b);
+        }
+    return out;
+}
+
+// ---------------------------------------------------------------- float linears
+
+TernaryMatrix ternarize_absmean(const float* w, int64_t rows, int64_t cols) {
+    const int64_t n = checked_count("absmean ternarization", rows, cols);
+    double sum = 0.0;  // double: a float sum over millions of weights drifts
+    for (int64_t i = 0; i < n; ++i) sum += std::fabs(double(w[i]));
+    if (!std::isfinite(sum)) throw Error("absmean ternarization: the weights hold a NaN or inf");
+    const float mean = n ? float(sum / double(n)) : 0.0f;
+    const float beta = std::max(mean, 1e-5f);
+    TernaryMatrix m(rows, cols, beta);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+            // nearbyint: round half to even in the default rounding mode (SPEC §3).
+            const float q = std::nearbyint(w[r * cols + c] / beta);
+            put_code(m, r, c, q > 0.0f ? 2u : (q < 0.0f ? 0u : 1u));
+        }
+    return m;
+}
+
+TernaryMatrix from_ternary_floats(const float* w, int64_t rows, int64_t cols) {
+    const int64_t n = checked_count("ternary float weights", rows, cols);
+    float beta = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(w[i])) throw Error("ternary float weights: NaN or inf at flat element " + std::to_string(i));
+        beta = std::max(beta, std::fabs(w[i]));
+    }
+    TernaryMatrix m(rows, cols, beta);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+            const float v = w[r * cols + c];
+            put_code(m, r, c, std::fabs(v) < 1e-6f ? 1u : (v > 0.0f ? 2u : 0u));
+        }
+    return m;
+}
+
+bool looks_ternary(const float* w, int64_t n) {
+    float a = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(w[i])) return false;
+        a = std::max(a, std::fabs(w[i]));
+    }
+    // Every nonzero magnitude must be within relative 1e-3 of the largest.
+    const float lo = a * (1.0f - 1e-3f);
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = std::fabs(w[i]);
+        if (v >= 1e-6f && v < lo) return false;
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------- Q8_0
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k) {
+    if (k < 0 || k % 32 != 0) throw Error("Q8_0: row length " + std::to_string(k) + " is not a multiple of 32");
+    for (int64_t i = 0; i < k / 32; ++i) {
+        const float* xb = x + i * 32;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));  // NaN ignored
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = f32_to_fp16(d);
+        for (int j = 0; j < 32; ++j) {
+            const float v = std::roundf(xb[j] * id);  // ggml rounds halves away from zero here
+            y[i].qs[j] = std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -128.0f, 127.0f));
+        }
+    }
+}
+
+}  // namespace tern::kernels

@@ -1,0 +1,86 @@
+// Decoders and encoders between the canonical TernaryMatrix (kernels.h) and the
+// file formats of SPEC §5, plus the float -> ternary rules of SPEC §3, plus
+// ggml's Q8_0 row quantizer for the converter.
+//
+// All decoders check the shape and byte count against the data they are given
+// and throw tern::Error (include/tern/error.h) with a message naming what is
+// wrong; they never read out of bounds. Encoders produce bytes that are
+// bit-identical to what the upstream writers produce for the same weights
+// (see each function for the one place where upstream is not deterministic).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "formats.h"
+#include "kernels.h"
+
+namespace tern::kernels {
+
+// ---------------------------------------------------------------- I2_S
+
+// Bytes an I2_S tensor of n = rows * cols elements occupies: n/4 code bytes,
+// then the kI2STrailerBytes trailer (f32 scale first).
+inline constexpr uint64_t i2s_tensor_bytes(int64_t rows, int64_t cols) {
+    return uint64_t(rows * cols / 4 + kI2STrailerBytes);
+}
+
+// `data` holds n/4 code bytes over the flat row-major index of the whole
+// tensor (blocks of 128 may span two rows), then the f32 scale. Requires
+// rows * cols % 128 == 0 and n_bytes >= n/4 + 4. Code 3 is an error naming the
+// flat element index; a non-finite scale is an error.
+TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+
+// n/4 code bytes, the f32 scale, then 28 zero bytes (n/4 + 32 in all).
+// bitnet.cpp's quantize_i2_s writes the scale once and leaves the other 28
+// trailer bytes as whatever its output buffer held; we write zeros there.
+std::vector<uint8_t> encode_i2s(const TernaryMatrix& m);
+
+// ---------------------------------------------------------------- TQ1_0 / TQ2_0
+
+// ggml's layouts, 256-element blocks along each row (cols % 256 == 0), one fp16
+// d per block, row-major blocks. Requires n_bytes >= rows * cols/256 * block size.
+//
+// Scale: tern keeps one scale per tensor (SPEC §7). Blocks with d == 0 are the
+// all-zero blocks ggml's quantizer writes (amax 0); their weights decode to 0
+// whatever their codes say (ggml computes (q-1)*0) and they do not take part
+// in choosing the scale. The scale is the first nonzero |d|; every other
+// nonzero |d| must equal it within one fp16 step (relative 2^-10), else the
+// tensor really has per-block scales and decoding throws. A negative d flips
+// that block's signs. If every block has d == 0 the matrix is all zero with
+// scale 0. TQ2_0 code 3 (value 2d) is not ternary: error naming the element.
+TernaryMatrix decode_tq2_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+TernaryMatrix decode_tq1_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+
+// d = fp16(scale) for each block that has a nonzero weight, and d = 0 for an
+// all-zero block: exactly what ggml's quantize_row_tq{1,2}_0_ref writes when
+// given the floats scale * W~, so our files are bit-identical to llama.cpp's.
+// Requires cols % 256 == 0.
+std::vector<uint8_t> encode_tq2_0(const TernaryMatrix& m);
+std::vector<uint8_t> encode_tq1_0(const TernaryMatrix& m);
+
+// ---------------------------------------------------------------- float linears (SPEC §3)
+
+// Latent float weights: beta = max(mean |W|, 1e-5) (mean summed in double),
+// W~ = clamp(round_half_even(W / beta), -1, 1).
+TernaryMatrix ternarize_absmean(const float* w, int64_t rows, int64_t cols);
+
+// Weights already of the form beta * {-1, 0, +1}: beta = max |W|, W~ = sign(W),
+// with |W| < 1e-6 taken as 0 (the same threshold bitnet.cpp's quantizer uses).
+// Running absmean on these would give the wrong beta.
+TernaryMatrix from_ternary_floats(const float* w, int64_t rows, int64_t cols);
+
+// True when every value is 0 (|w| < 1e-6) or +-a for one a, within relative
+// 1e-3 (fp16/bf16 storage keeps beta * sign exact, so real ternary tensors
+// match exactly; trained latent weights are never this uniform). False on any
+// NaN/inf. An all-zero tensor counts as ternary.
+bool looks_ternary(const float* w, int64_t n);
+
+// ---------------------------------------------------------------- Q8_0
+
+// ggml's quantize_row_q8_0_ref: per block of 32, d = amax / 127,
+// q = roundf(x * (1/d)) (halves away from zero, as ggml does), stored d = fp16(d).
+// k % 32 == 0 else tern::Error. NaN inputs give q = 0 (ggml leaves them undefined).
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
+
+}  // namespace tern::kernels

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing, then build and run every
+# test, twice: with GCC in Release, and with Clang under AddressSanitizer +
+# UndefinedBehaviorSanitizer, followed by a bounded libFuzzer run of the GGUF
+# reader. Ends with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/dev/install-deps.sh test
+jobs=$(nproc)
+start=$(date +%s)
+logs=$(mktemp -d)
+
+echo "== GCC Release build and tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" | tee "$logs/release.txt"
+
+echo "== Clang + AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DTERN_SANITIZE=ON -DTERN_FUZZ=ON -DTERN_BUILD_BENCH=OFF
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" | tee "$logs/asan.txt"
+
+echo "== libFuzzer: GGUF reader for ${TERN_FUZZ_SECONDS:-60} s"
+corpus=$(mktemp -d)
+cp tests/fuzz/corpus/* "$corpus"/
+./build-asan/tests/fuzz_gguf -max_total_time="${TERN_FUZZ_SECONDS:-60}" -max_len=4096 -print_final_stats=1 \
+  "$corpus" > "$logs/fuzz.txt" 2>&1 || { tail -n 40 "$logs/fuzz.txt"; echo "fuzzer found a failure"; exit 1; }
+grep -E "stat::number_of_executed_units|Done" "$logs/fuzz.txt" || true
+rm -rf "$corpus"
+
+# ctest prints "100% tests passed, 0 tests failed out of N" per run.
+count() { sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
+total=$(( $(count "$logs/release.txt") + $(count "$logs/asan.txt") ))
+echo "== done in $(( $(date +%s) - start )) s (Release + sanitizer runs of the suite, fuzzing)"
+echo "ctest: $total passed, 0 failed"

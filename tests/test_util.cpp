@@ -1,0 +1,136 @@
+#include "test_util.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include "formats.h"
+#include "gguf/gguf.h"
+
+namespace tern::test {
+
+std::string temp_path(const std::string& stem) {
+    static std::atomic<int> counter{0};
+    const auto dir = std::filesystem::temp_directory_path();
+    return (dir / ("tern_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" + stem)).string();
+}
+
+int run_tern(const std::string& args, std::string* out, bool merge_stderr) {
+    const std::string cmd = std::string(TERN_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) throw std::runtime_error("popen failed: " + cmd);
+    std::array<char, 4096> buf{};
+    std::string text;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) text.append(buf.data(), n);
+    const int status = pclose(p);
+    if (out) *out = text;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::runtime_error("cannot read " + path);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+namespace {
+
+std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
+    std::vector<uint8_t> b(v.size() * 4);
+    std::memcpy(b.data(), v.data(), b.size());
+    return b;
+}
+
+// I2_S bytes (SPEC §5) of random ternary codes: code values 0..2 in every
+// 2-bit slot, then the f32 scale and padding to 32 bytes.
+std::vector<uint8_t> random_i2s(int64_t n, float scale, std::mt19937_64& rng) {
+    std::vector<uint8_t> b(size_t(n / 4 + kI2STrailerBytes), 0);
+    std::uniform_int_distribution<int> code(0, 2);
+    for (int64_t k = 0; k < n / 4; ++k) {
+        uint8_t v = 0;
+        for (int g = 0; g < 4; ++g) v = uint8_t(v | (code(rng) << (2 * g)));
+        b[size_t(k)] = v;
+    }
+    std::memcpy(&b[size_t(n / 4)], &scale, 4);
+    return b;
+}
+
+}  // namespace
+
+void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& s, uint64_t seed) {
+    using gguf::Value;
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const std::string a = "bitnet-25";
+    gguf::Writer w;
+    w.set("general.architecture", Value::str(a));
+    w.set("general.name", Value::str("bitnet_b1_58-tiny-test"));
+    w.set(a + ".vocab_size", Value::u32(uint32_t(s.vocab)));
+    w.set(a + ".context_length", Value::u32(uint32_t(s.context)));
+    w.set(a + ".embedding_length", Value::u32(uint32_t(s.hidden)));
+    w.set(a + ".block_count", Value::u32(uint32_t(s.layers)));
+    w.set(a + ".feed_forward_length", Value::u32(uint32_t(s.ffn)));
+    w.set(a + ".rope.dimension_count", Value::u32(uint32_t(s.hidden / s.heads)));
+    w.set(a + ".attention.head_count", Value::u32(uint32_t(s.heads)));
+    w.set(a + ".attention.head_count_kv", Value::u32(uint32_t(s.kv_heads)));
+    w.set(a + ".rope.freq_base", Value::f32(500000.0f));
+    w.set(a + ".attention.layer_norm_rms_epsilon", Value::f32(1e-5f));
+    w.set("general.file_type", Value::u32(40));
+    w.set("tokenizer.ggml.model", Value::str("gpt2"));
+    std::vector<std::string> tokens;
+    for (int64_t k = 0; k < s.vocab; ++k) tokens.push_back("t" + std::to_string(k));
+    w.set("tokenizer.ggml.tokens", Value::strings(tokens));
+    w.set("tokenizer.ggml.token_type", Value::i32s(std::vector<int32_t>(size_t(s.vocab), 1)));
+    w.set("tokenizer.ggml.merges", Value::strings({"t 0", "t 1"}));
+    w.set("tokenizer.ggml.bos_token_id", Value::u32(1));
+    w.set("tokenizer.ggml.eos_token_id", Value::u32(2));
+    w.set("tokenizer.chat_template", Value::str("{% for message in messages %}{{ message['content'] }}{% endfor %}"));
+
+    auto f16_tensor = [&](int64_t n) {
+        std::vector<uint8_t> b(size_t(n * 2));
+        for (int64_t k = 0; k < n; ++k) {
+            const uint16_t h = f32_to_fp16(0.02f * normal(rng));
+            std::memcpy(&b[size_t(2 * k)], &h, 2);
+        }
+        return b;
+    };
+    auto norm = [&](int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (auto& x : v) x = 1.0f + 0.1f * normal(rng);
+        return f32_bytes(v);
+    };
+    const auto I2S = uint32_t(GgmlType::I2_S), F32 = uint32_t(GgmlType::F32);
+    const int64_t H = s.hidden, I = s.ffn, kv = s.hidden / s.heads * s.kv_heads;
+    w.add_tensor("token_embd.weight", {H, s.vocab}, uint32_t(GgmlType::F16), f16_tensor(H * s.vocab));
+    w.add_tensor("output_norm.weight", {H}, F32, norm(H));
+    for (int64_t l = 0; l < s.layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        w.add_tensor(p + "attn_norm.weight", {H}, F32, norm(H));
+        w.add_tensor(p + "attn_q.weight", {H, H}, I2S, random_i2s(H * H, 0.9f, rng));
+        w.add_tensor(p + "attn_k.weight", {H, kv}, I2S, random_i2s(H * kv, 1.1f, rng));
+        w.add_tensor(p + "attn_v.weight", {H, kv}, I2S, random_i2s(H * kv, 0.7f, rng));
+        w.add_tensor(p + "attn_sub_norm.weight", {H}, F32, norm(H));
+        w.add_tensor(p + "attn_output.weight", {H, H}, I2S, random_i2s(H * H, 1.3f, rng));
+        w.add_tensor(p + "ffn_norm.weight", {H}, F32, norm(H));
+        w.add_tensor(p + "ffn_gate.weight", {H, I}, I2S, random_i2s(H * I, 0.8f, rng));
+        w.add_tensor(p + "ffn_up.weight", {H, I}, I2S, random_i2s(H * I, 0.6f, rng));
+        w.add_tensor(p + "ffn_sub_norm.weight", {I}, F32, norm(I));
+        w.add_tensor(p + "ffn_down.weight", {I, H}, I2S, random_i2s(I * H, 1.2f, rng));
+    }
+    w.write(path);
+}
+
+}  // namespace tern::test

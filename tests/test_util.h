@@ -1,0 +1,31 @@
+// Helpers shared by the tests: temporary paths, running the tern binary, and
+// small model files built with tern's own GGUF writer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tern::test {
+
+// A fresh path under the system temp dir (removed by the caller if wanted).
+std::string temp_path(const std::string& stem);
+
+// Runs `tern ARGS` (the binary built alongside the tests) through the shell,
+// capturing stdout (and stderr when `merge_stderr`); returns the exit code.
+int run_tern(const std::string& args, std::string* out, bool merge_stderr = false);
+
+std::vector<uint8_t> read_file(const std::string& path);
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
+
+// Shape of a small BitNet model for file-level tests.
+struct TinyShape {
+    int64_t vocab = 320, hidden = 256, ffn = 512, layers = 2, heads = 4, kv_heads = 2, context = 256;
+};
+
+// Writes a GGUF laid out as bitnet.cpp's converter writes 2B4T: arch
+// `bitnet-25`, F16 token_embd, F32 norms, I2_S (type 36) linears with random
+// codes, a `gpt2` tokenizer without a `pre` key (dummy pieces). Deterministic.
+void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& shape, uint64_t seed = 1);
+
+}  // namespace tern::test

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tern needs, only those missing (so it works
+# offline once they are present). Usage: install-deps.sh build|test
+set -euo pipefail
+build_pkgs="build-essential cmake ninja-build pkg-config git libcli11-dev libfmt-dev nlohmann-json3-dev libpcre2-dev"
+test_pkgs="$build_pkgs libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3 python3-numpy qemu-user g++-aarch64-linux-gnu"
+case "${1:-build}" in
+  build) want=$build_pkgs ;;
+  test) want=$test_pkgs ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "== installing:$missing"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
