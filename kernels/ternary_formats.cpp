@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "../include/tern/error.h"
+#include "tern/error.h"
 
 namespace tern::kernels {
 

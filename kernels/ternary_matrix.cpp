@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "../include/tern/error.h"
+#include "tern/error.h"
 #include "kernels.h"
 
 namespace tern::kernels {

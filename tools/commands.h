@@ -6,5 +6,6 @@
 namespace tern::cli {
 
 void register_info(CLI::App& app);
+void register_run(CLI::App& app);
 
 }  // namespace tern::cli

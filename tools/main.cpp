@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("tern ") + TERN_VERSION + " (" + TERN_GIT_COMMIT + ")");
     app.require_subcommand(1);
     tern::cli::register_info(app);
+    tern::cli::register_run(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -26,6 +26,37 @@ void i2s_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_co
 void i2s_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
                 int64_t row_begin, int64_t row_end);
 
+// ---- TL1 family (T-MAC style lookup, SPEC §5): weights in pairs, each pair a
+// 4-bit pattern index i = 3*(w0+1) + (w1+1) (0..8), two per byte, low nibble
+// first, padded_cols/4 bytes per row. Per token, one table of 9 int16 per pair
+// of activations: table[p*9 + i] = w0(i)*a[2p] + w1(i)*a[2p+1] (|entry| <= 256).
+inline constexpr int kTl1Entries = 9;
+void tl1_build_table(const int8_t* a, int64_t padded_cols, int16_t* table);       // padded_cols/2 * 9 entries
+int32_t tl1_lookup_row(const uint8_t* idx_row, const int16_t* table, int64_t n_pairs);
+PackedTernary tl1_repack(const TernaryMatrix& m);
+int64_t tl1_prepared_bytes(int64_t padded_cols);
+void tl1_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out);
+void tl1_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
+                int64_t row_begin, int64_t row_end);
+
+// ---- TL2 family: weights in triples, G = ceil(padded_cols / 3) groups per row
+// (elements past padded_cols count as weight 0, activation 0). Pattern
+// v = 9*(w0+1) + 3*(w1+1) + (w2+1) (0..26) folds by sign symmetry (-w is
+// 26 - v) to index min(v, 26 - v) in 0..13 plus a sign bit (v > 13). Layout:
+// an index plane (4 bits per group, low nibble first, param[1] bytes per row)
+// for all rows, then a sign plane (1 bit per group, LSB first, param[2] bytes
+// per row); param[0] = G. Per token, 14 int16 per group: the sums of the
+// patterns 0..13 (|entry| <= 384); lookup negates when the sign bit is set.
+inline constexpr int kTl2Entries = 14;
+int64_t tl2_groups(int64_t padded_cols);
+void tl2_build_table(const int8_t* a, int64_t padded_cols, int16_t* table);       // G * 14 entries
+int32_t tl2_lookup_row(const uint8_t* idx_row, const uint8_t* sign_row, const int16_t* table, int64_t groups);
+PackedTernary tl2_repack(const TernaryMatrix& m);
+int64_t tl2_prepared_bytes(int64_t padded_cols);
+void tl2_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out);
+void tl2_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
+                int64_t row_begin, int64_t row_end);
+
 // ---- full-precision weights (F32, F16, BF16, Q8_0, Q6_K). Other types throw tern::Error.
 // Each output is one float accumulator summed over j = 0 .. cols-1 in order,
 // acc += w[j] * x[j] with w dequantized exactly as dequantize_row does, no FMA

@@ -11,6 +11,10 @@ const KernelTable* table_ref() {
         k.quantize_rows = ref::quantize_rows;
         k.ternary[int(TernaryFamily::i2s)] = {ref::i2s_repack, ref::i2s_prepared_bytes, ref::i2s_prepare,
                                               ref::i2s_matmul};
+        k.ternary[int(TernaryFamily::tl1)] = {ref::tl1_repack, ref::tl1_prepared_bytes, ref::tl1_prepare,
+                                              ref::tl1_matmul};
+        k.ternary[int(TernaryFamily::tl2)] = {ref::tl2_repack, ref::tl2_prepared_bytes, ref::tl2_prepare,
+                                              ref::tl2_matmul};
         k.float_matmul = ref::float_matmul;
         k.dequantize_row = ref::dequantize_row;
         return k;

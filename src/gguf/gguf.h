@@ -77,6 +77,7 @@ public:
     // Parse bytes someone else owns (tests, fuzzing). `name` is used in errors.
     static File parse(const uint8_t* data, size_t size, std::string name = "<memory>");
 
+    File() = default;  // empty: no metadata, no tensors
     File(File&&) noexcept;
     File& operator=(File&&) noexcept;
     ~File();
@@ -110,7 +111,6 @@ public:
     const TensorInfo& tensor(std::string_view name) const;
 
 private:
-    File() = default;
     void parse_all();
 
     std::string path_;

@@ -1,0 +1,41 @@
+// BitLinear: the one place that knows the ternary contract (SPEC §3).
+// Quantize the activations per token, run the kernel for exact int32 sums,
+// apply beta / s once at the end.
+#pragma once
+
+#include <vector>
+
+#include "kernels.h"
+#include "runtime/thread_pool.h"
+
+namespace tern {
+
+// n tokens of activations quantized and prepared for one kernel family,
+// shared by every matrix that reads the same input (q/k/v, gate/up).
+struct QuantizedActs {
+    int64_t n = 0, cols = 0, padded_cols = 0;
+    AlignedBuffer q;             // [n, padded_cols] int8
+    std::vector<float> scale;    // [n] s = 127 / gamma
+    AlignedBuffer prepared;      // [n, prepared_stride] the kernel's own form
+    int64_t prepared_stride = 0;
+};
+
+class BitLinear {
+public:
+    BitLinear(const kernels::KernelTable& table, kernels::TernaryFamily family, ThreadPool& pool)
+        : table_(table), fam_(table.ternary[int(family)]), pool_(pool) {}
+
+    // x: [n, cols] floats -> acts (buffers reused when large enough).
+    void quantize(const float* x, int64_t n, int64_t cols, QuantizedActs& acts) const;
+
+    // y: [n, w.rows] floats = (q . W~) * beta / s.
+    void apply(const kernels::PackedTernary& w, const QuantizedActs& acts, float* y) const;
+
+private:
+    const kernels::KernelTable& table_;
+    const kernels::TernaryKernels& fam_;
+    ThreadPool& pool_;
+    mutable std::vector<int32_t> acc_;  // [n, rows] exact sums
+};
+
+}  // namespace tern

@@ -1,0 +1,49 @@
+// Architecture and hyper-parameters of a model, read from GGUF metadata and
+// checked for consistency before any weight is touched (SPEC §1).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace tern {
+namespace gguf {
+class File;
+}
+
+enum class FfnAct { relu2, silu };
+enum class RopeStyle { neox, norm };  // pairs (i, i + D/2) vs (2i, 2i + 1)
+
+const char* ffn_act_name(FfnAct a);
+std::optional<FfnAct> parse_ffn_act(const std::string& s);  // "relu2" | "silu"
+
+struct HParams {
+    std::string arch;        // general.architecture as in the file
+    int64_t n_vocab = 0;     // V
+    int64_t n_embd = 0;      // H
+    int64_t n_ff = 0;        // I
+    int64_t n_layer = 0;     // L
+    int64_t n_head = 0;      // nh
+    int64_t n_head_kv = 0;   // nkv
+    int64_t head_dim = 0;    // D = H / nh
+    int64_t rope_dim = 0;    // rotated dimensions per head (= D for every supported model)
+    int64_t n_ctx_train = 0;
+    float rms_eps = 1e-5f;
+    float rope_theta = 10000.0f;
+    FfnAct ffn_act = FfnAct::relu2;
+    std::string ffn_act_reason;  // why this activation was chosen (shown by `tern info`)
+    RopeStyle rope = RopeStyle::neox;
+    bool sub_norms = true;
+
+    int64_t kv_dim() const { return n_head_kv * head_dim; }
+    int64_t gqa_group() const { return n_head / n_head_kv; }
+};
+
+struct ModelOverrides {
+    std::optional<FfnAct> ffn_act;  // settles the `bitnet` ambiguity (SPEC §1)
+};
+
+// Throws tern::Error naming the key or the inconsistency.
+HParams read_hparams(const gguf::File& f, const ModelOverrides& o = {});
+
+}  // namespace tern

@@ -1,0 +1,206 @@
+// Model::load: bind every tensor by name, check its shape and type, decode the
+// ternary linears from whatever format the file uses into the canonical
+// TernaryMatrix, and repack them once for the active kernel table.
+#include <atomic>
+#include <mutex>
+
+#include "dispatch.h"
+#include "model/weights.h"
+#include "runtime/thread_pool.h"
+#include "ternary_formats.h"
+#include "tern/model.h"
+
+namespace tern {
+
+namespace {
+
+std::string dims_string(const std::vector<int64_t>& d) {
+    std::string s = "[";
+    for (size_t k = 0; k < d.size(); ++k) s += (k ? ", " : "") + std::to_string(d[k]);
+    return s + "]";
+}
+
+const gguf::TensorInfo& expect_tensor(const gguf::File& f, const std::string& name, std::vector<int64_t> dims) {
+    const gguf::TensorInfo& t = f.tensor(name);
+    if (t.dims != dims)
+        throw Error(f.path() + ": tensor '" + name + "' has shape " + t.shape_string() + ", expected " + dims_string(dims) +
+                    " from the hyper-parameters");
+    return t;
+}
+
+bool is_float_type(uint32_t type) {
+    return type == uint32_t(GgmlType::F32) || type == uint32_t(GgmlType::F16) || type == uint32_t(GgmlType::BF16);
+}
+
+std::vector<float> to_floats(const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
+    std::vector<float> out(size_t(rows * cols));
+    const int64_t row_bytes = int64_t(*gguf::tensor_bytes(t.type, {cols}));
+    for (int64_t r = 0; r < rows; ++r)
+        kernels::table_ref()->dequantize_row(GgmlType(t.type), t.data + r * row_bytes, &out[size_t(r * cols)], cols);
+    return out;
+}
+
+std::vector<float> load_norm(const gguf::File& f, const std::string& name, int64_t n) {
+    const auto& t = expect_tensor(f, name, {n});
+    if (!is_float_type(t.type))
+        throw Error(f.path() + ": norm tensor '" + name + "' has type " + type_name(t.type) + "; expected F32, F16 or BF16");
+    return to_floats(t, 1, n);
+}
+
+FloatMatrix bind_float_matrix(const gguf::File& f, const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
+    switch (GgmlType(t.type)) {
+        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0: case GgmlType::Q6_K:
+            break;
+        default:
+            throw Error(f.path() + ": tensor '" + t.name + "' has type " + type_name(t.type) +
+                        "; embedding/output matrices must be F32, F16, BF16, Q8_0 or Q6_K");
+    }
+    FloatMatrix m;
+    m.type = GgmlType(t.type);
+    m.data = t.data;
+    m.rows = rows;
+    m.cols = cols;
+    m.row_bytes = int64_t(*gguf::tensor_bytes(t.type, {cols}));
+    m.name = t.name;
+    return m;
+}
+
+// Any supported file format -> the canonical ternary matrix (SPEC §3, §5).
+kernels::TernaryMatrix decode_linear(const gguf::File& f, const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
+    try {
+        switch (GgmlType(t.type)) {
+            case GgmlType::I2_S: return kernels::decode_i2s(t.data, t.n_bytes, rows, cols);
+            case GgmlType::TQ2_0: return kernels::decode_tq2_0(t.data, t.n_bytes, rows, cols);
+            case GgmlType::TQ1_0: return kernels::decode_tq1_0(t.data, t.n_bytes, rows, cols);
+            case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: {
+                const std::vector<float> w = to_floats(t, rows, cols);
+                return kernels::looks_ternary(w.data(), rows * cols) ? kernels::from_ternary_floats(w.data(), rows, cols)
+                                                                     : kernels::ternarize_absmean(w.data(), rows, cols);
+            }
+            default:
+                break;
+        }
+    } catch (const Error& e) {
+        throw Error(f.path() + ": tensor '" + t.name + "': " + e.what());
+    }
+    throw Error(f.path() + ": tensor '" + t.name + "' has type " + type_name(t.type) +
+                "; ternary linears must be I2_S, TQ1_0, TQ2_0, F32, F16 or BF16");
+}
+
+kernels::TernaryFamily pick_family(const kernels::KernelTable& table, const std::string& kernel) {
+    using kernels::TernaryFamily;
+    auto offered = [&](TernaryFamily fam) { return table.ternary[int(fam)].matmul != nullptr; };
+    if (kernel == "auto") {
+        // I2_S (multiply-add) is the family every table has; the lookup-table
+        // families are chosen explicitly until measurements say otherwise.
+        return TernaryFamily::i2s;
+    }
+    for (TernaryFamily fam : {TernaryFamily::i2s, TernaryFamily::tl1, TernaryFamily::tl2}) {
+        if (kernel != kernels::family_name(fam)) continue;
+        if (!offered(fam))
+            throw Error(std::string("kernel family '") + kernel + "' is not available in the '" + table.name +
+                        "' kernel table; use --kernel i2s or another TERN_ISA");
+        return fam;
+    }
+    throw Error("unknown kernel family '" + kernel + "'; use i2s, tl1, tl2 or auto");
+}
+
+}  // namespace
+
+Model::Model() : w_(std::make_unique<ModelWeights>()) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+const HParams& Model::hparams() const { return w_->hp; }
+const gguf::File& Model::file() const { return w_->file; }
+const kernels::KernelTable& Model::table() const { return *w_->table; }
+std::string Model::kernel_family() const { return kernels::family_name(w_->family); }
+std::string Model::weight_type() const { return type_name(w_->linear_type); }
+int64_t Model::n_params() const { return w_->n_params; }
+
+Model Model::load(const std::string& path, const LoadOptions& opts) {
+    Model model;
+    ModelWeights& w = *model.w_;
+    w.file = gguf::File::open(path);
+    const gguf::File& f = w.file;
+    ModelOverrides ov;
+    if (opts.ffn_act) {
+        ov.ffn_act = parse_ffn_act(*opts.ffn_act);
+        if (!ov.ffn_act) throw Error("unknown FFN activation '" + *opts.ffn_act + "'; use relu2 or silu");
+    }
+    w.hp = read_hparams(f, ov);
+    HParams& hp = w.hp;
+    w.table = &kernels::active_table();
+    w.family = pick_family(*w.table, opts.kernel);
+
+    // Embedding and output: vocabulary size comes from the embedding's shape.
+    const gguf::TensorInfo& embd = f.tensor("token_embd.weight");
+    if (embd.dims.size() != 2 || embd.dims[0] != hp.n_embd)
+        throw Error(f.path() + ": tensor 'token_embd.weight' has shape " + embd.shape_string() + ", expected [" +
+                    std::to_string(hp.n_embd) + ", n_vocab]");
+    if (hp.n_vocab != 0 && hp.n_vocab != embd.dims[1])
+        throw Error(f.path() + ": the vocabulary has " + std::to_string(hp.n_vocab) + " tokens but 'token_embd.weight' has " +
+                    std::to_string(embd.dims[1]) + " rows");
+    hp.n_vocab = embd.dims[1];
+    w.tok_embd = bind_float_matrix(f, embd, hp.n_vocab, hp.n_embd);
+    if (const gguf::TensorInfo* out = f.find_tensor("output.weight")) {
+        expect_tensor(f, "output.weight", {hp.n_embd, hp.n_vocab});
+        w.output = bind_float_matrix(f, f.tensor("output.weight"), hp.n_vocab, hp.n_embd);
+        (void)out;
+    } else {
+        w.output = w.tok_embd;  // tied (2B4T)
+    }
+    w.output_norm = load_norm(f, "output_norm.weight", hp.n_embd);
+
+    // Collect every linear first (shape checks up front), then decode and
+    // repack them in parallel: decoding 2B4T's 210 matrices is real work.
+    const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim();
+    struct Job {
+        Linear* dst;
+        const gguf::TensorInfo* t;
+        int64_t rows, cols;
+    };
+    std::vector<Job> jobs;
+    w.layers.resize(size_t(hp.n_layer));
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        Layer& L = w.layers[size_t(l)];
+        const std::string p = "blk." + std::to_string(l) + ".";
+        L.attn_norm = load_norm(f, p + "attn_norm.weight", H);
+        L.ffn_norm = load_norm(f, p + "ffn_norm.weight", H);
+        if (hp.sub_norms) {
+            L.attn_sub_norm = load_norm(f, p + "attn_sub_norm.weight", H);
+            L.ffn_sub_norm = load_norm(f, p + "ffn_sub_norm.weight", I);
+        }
+        const struct {
+            Linear* dst;
+            const char* name;
+            int64_t rows, cols;
+        } linears[] = {{&L.q, "attn_q", H, H},     {&L.k, "attn_k", KV, H},  {&L.v, "attn_v", KV, H},
+                       {&L.o, "attn_output", H, H}, {&L.gate, "ffn_gate", I, H}, {&L.up, "ffn_up", I, H},
+                       {&L.down, "ffn_down", H, I}};
+        for (const auto& lin : linears) {
+            const std::string name = p + lin.name + ".weight";
+            const gguf::TensorInfo& t = expect_tensor(f, name, {lin.cols, lin.rows});
+            lin.dst->name = name;
+            if (jobs.empty()) w.linear_type = t.type;
+            jobs.push_back({lin.dst, &t, lin.rows, lin.cols});
+        }
+    }
+
+    const kernels::TernaryKernels& tk = w.table->ternary[int(w.family)];
+    ThreadPool pool(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
+    std::atomic<size_t> next{0};
+    pool.run_on_all([&](int) {
+        for (size_t j = next++; j < jobs.size(); j = next++) {
+            const Job& job = jobs[j];
+            kernels::TernaryMatrix m = decode_linear(f, *job.t, job.rows, job.cols);
+            job.dst->w = tk.repack(m);
+        }
+    });
+
+    for (const auto& t : f.tensors()) w.n_params += t.n_elements;
+    return model;
+}
+
+}  // namespace tern

@@ -1,0 +1,244 @@
+// The forward pass (SPEC §2), one readable function over a preallocated
+// activations struct. Prefill runs a batch of tokens through matrix-matrix
+// kernels; decode is the same code with n = 1.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "formats.h"
+#include "model/bitlinear.h"
+#include "model/weights.h"
+#include "ops/ops.h"
+#include "runtime/thread_pool.h"
+#include "tern/model.h"
+
+namespace tern {
+
+struct Session::State {
+    explicit State(int n_threads) : pool(n_threads) {}
+    ThreadPool pool;
+    bool kv_f16 = false;
+    std::vector<float> k_cache, v_cache;       // [L, n_ctx, KV] when f32
+    std::vector<uint16_t> k_cache16, v_cache16;  // [L, n_ctx, KV] when f16
+
+    // Activations for up to n_batch tokens.
+    std::vector<float> x;      // [n, H]  residual stream
+    std::vector<float> h;      // [n, max(H, I)]  normed input of the next BitLinear
+    std::vector<float> q;      // [n, H]
+    std::vector<float> k, v;   // [n, KV]
+    std::vector<float> att;    // [n, H]  attention output, concat over heads
+    std::vector<float> gate;   // [n, I]
+    std::vector<float> up;     // [n, I]
+    std::vector<float> proj;   // [n, H]  output of attn_output / ffn_down
+    std::vector<float> scores; // [threads, n_ctx]
+    std::vector<int32_t> pos;  // [n]
+    QuantizedActs acts;
+    ops::RopeTable rope;
+};
+
+Session::Session(const Model& model, const SessionOptions& opts) : model_(model) {
+    const HParams& hp = model.hparams();
+    n_ctx_ = opts.n_ctx > 0 ? opts.n_ctx : hp.n_ctx_train;
+    n_batch_ = std::max<int64_t>(1, std::min(opts.n_batch, n_ctx_));
+    st_ = std::make_unique<State>(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
+    State& s = *st_;
+    const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());
+    s.kv_f16 = opts.kv_f16;
+    if (s.kv_f16) {
+        s.k_cache16.resize(cache);
+        s.v_cache16.resize(cache);
+    } else {
+        s.k_cache.resize(cache);
+        s.v_cache.resize(cache);
+    }
+    const size_t nb = size_t(n_batch_);
+    s.x.resize(nb * size_t(hp.n_embd));
+    s.h.resize(nb * size_t(std::max(hp.n_embd, hp.n_ff)));
+    s.q.resize(nb * size_t(hp.n_embd));
+    s.k.resize(nb * size_t(hp.kv_dim()));
+    s.v.resize(nb * size_t(hp.kv_dim()));
+    s.att.resize(nb * size_t(hp.n_embd));
+    s.gate.resize(nb * size_t(hp.n_ff));
+    s.up.resize(nb * size_t(hp.n_ff));
+    s.proj.resize(nb * size_t(hp.n_embd));
+    s.scores.resize(size_t(s.pool.size()) * size_t(n_ctx_));
+    s.pos.resize(nb);
+}
+
+Session::~Session() = default;
+
+ThreadPool& Session::pool() { return st_->pool; }
+
+void Session::truncate(int64_t n) {
+    if (n < 0 || n > n_past_) throw Error("Session::truncate: position " + std::to_string(n) + " is past n_past");
+    n_past_ = n;
+}
+
+int64_t Session::n_logits() const { return n_logits_; }
+
+const float* Session::logits(int64_t i) const {
+    if (i < 0) i += n_logits_;
+    if (i < 0 || i >= n_logits_) throw Error("Session::logits: index out of range (no logits kept for it)");
+    return logits_.data() + i * model_.hparams().n_vocab;
+}
+
+void Session::eval(std::span<const int32_t> tokens, bool all_logits) {
+    const HParams& hp = model_.hparams();
+    const int64_t n = int64_t(tokens.size());
+    if (n == 0) throw Error("Session::eval: no tokens");
+    if (n_past_ + n > n_ctx_)
+        throw Error("the context is full: " + std::to_string(n_past_) + " + " + std::to_string(n) + " tokens exceed n_ctx " +
+                    std::to_string(n_ctx_) + " (use a larger -c)");
+    for (int32_t t : tokens)
+        if (t < 0 || t >= hp.n_vocab)
+            throw Error("token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(hp.n_vocab - 1) +
+                        ")");
+    n_logits_ = all_logits ? n : 1;
+    logits_.resize(size_t(n_logits_ * hp.n_vocab));
+    for (int64_t b = 0; b < n; b += n_batch_) {
+        const int64_t m = std::min(n_batch_, n - b);
+        const bool last = b + m == n;
+        float* out = all_logits ? logits_.data() + b * hp.n_vocab : (last ? logits_.data() : nullptr);
+        forward(tokens.data() + b, m, out != nullptr, out);
+    }
+}
+
+// Runs n tokens at positions n_past_ .. n_past_ + n - 1 and advances n_past_.
+// With want_logits, writes [n, V] logits when logits_out holds n rows (all
+// logits) or only the last token's row otherwise.
+void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float* logits_out) {
+    const ModelWeights& w = model_.weights();
+    const HParams& hp = w.hp;
+    State& s = *st_;
+    const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim(), D = hp.head_dim;
+    const int64_t nh = hp.n_head, group = hp.gqa_group();
+    const float eps = hp.rms_eps;
+    BitLinear bitlinear(*w.table, w.family, s.pool);
+
+    for (int64_t t = 0; t < n; ++t) s.pos[size_t(t)] = int32_t(n_past_ + t);
+    s.rope.build(s.pos.data(), n, D, hp.rope_theta);
+
+    // x = E[token]
+    for (int64_t t = 0; t < n; ++t)
+        w.table->dequantize_row(w.tok_embd.type, w.tok_embd.data + int64_t(tokens[t]) * w.tok_embd.row_bytes,
+                                &s.x[size_t(t * H)], H);
+
+    auto norm_rows = [&](const float* in, const std::vector<float>& gain, int64_t dim, float* out) {
+        s.pool.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) ops::rmsnorm(in + t * dim, gain.data(), dim, eps, out + t * dim);
+        });
+    };
+    auto add_into_x = [&](const float* y) {
+        for (int64_t j = 0; j < n * H; ++j) s.x[size_t(j)] += y[j];
+    };
+
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        const Layer& L = w.layers[size_t(l)];
+
+        // ---- attention
+        norm_rows(s.x.data(), L.attn_norm, H, s.h.data());
+        bitlinear.quantize(s.h.data(), n, H, s.acts);
+        bitlinear.apply(L.q.w, s.acts, s.q.data());
+        bitlinear.apply(L.k.w, s.acts, s.k.data());
+        bitlinear.apply(L.v.w, s.acts, s.v.data());
+        for (int64_t t = 0; t < n; ++t) {
+            if (hp.rope == RopeStyle::neox) {
+                ops::rope_neox(&s.q[size_t(t * H)], nh, D, s.rope, t);
+                ops::rope_neox(&s.k[size_t(t * KV)], hp.n_head_kv, D, s.rope, t);
+            } else {
+                ops::rope_norm(&s.q[size_t(t * H)], nh, D, s.rope, t);
+                ops::rope_norm(&s.k[size_t(t * KV)], hp.n_head_kv, D, s.rope, t);
+            }
+        }
+        // The cache keeps rotated k.
+        const size_t layer_off = size_t(l * n_ctx_ * KV);
+        for (int64_t t = 0; t < n; ++t) {
+            const size_t at = layer_off + size_t((n_past_ + t) * KV);
+            if (s.kv_f16) {
+                for (int64_t j = 0; j < KV; ++j) {
+                    s.k_cache16[at + size_t(j)] = f32_to_fp16(s.k[size_t(t * KV + j)]);
+                    s.v_cache16[at + size_t(j)] = f32_to_fp16(s.v[size_t(t * KV + j)]);
+                }
+            } else {
+                std::memcpy(&s.k_cache[at], &s.k[size_t(t * KV)], size_t(KV) * sizeof(float));
+                std::memcpy(&s.v_cache[at], &s.v[size_t(t * KV)], size_t(KV) * sizeof(float));
+            }
+        }
+        // Causal attention, one (token, head) pair per task.
+        const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
+        s.pool.parallel_for(n * nh, 1, [&](int thread, int64_t b, int64_t e) {
+            float* sc = &s.scores[size_t(thread) * size_t(n_ctx_)];
+            std::vector<float> kv_row(s.kv_f16 ? size_t(D) : 0);
+            for (int64_t task = b; task < e; ++task) {
+                const int64_t t = task / nh, j = task % nh, g = j / group;
+                const int64_t n_keys = n_past_ + t + 1;
+                const float* qv = &s.q[size_t(t * H + j * D)];
+                for (int64_t p = 0; p < n_keys; ++p) {
+                    const size_t at = layer_off + size_t(p * KV + g * D);
+                    const float* kp;
+                    if (s.kv_f16) {
+                        for (int64_t d = 0; d < D; ++d) kv_row[size_t(d)] = fp16_to_f32(s.k_cache16[at + size_t(d)]);
+                        kp = kv_row.data();
+                    } else {
+                        kp = &s.k_cache[at];
+                    }
+                    sc[p] = ops::dot(qv, kp, D) * inv_sqrt_d;
+                }
+                ops::softmax(sc, n_keys);
+                float* out = &s.att[size_t(t * H + j * D)];
+                std::fill(out, out + D, 0.0f);
+                for (int64_t p = 0; p < n_keys; ++p) {
+                    const size_t at = layer_off + size_t(p * KV + g * D);
+                    const float a = sc[p];
+                    if (s.kv_f16) {
+                        for (int64_t d = 0; d < D; ++d) out[d] += a * fp16_to_f32(s.v_cache16[at + size_t(d)]);
+                    } else {
+                        const float* vp = &s.v_cache[at];
+                        for (int64_t d = 0; d < D; ++d) out[d] += a * vp[d];
+                    }
+                }
+            }
+        });
+        const float* att_in = s.att.data();
+        if (hp.sub_norms) {
+            norm_rows(s.att.data(), L.attn_sub_norm, H, s.h.data());
+            att_in = s.h.data();
+        }
+        bitlinear.quantize(att_in, n, H, s.acts);
+        bitlinear.apply(L.o.w, s.acts, s.proj.data());
+        add_into_x(s.proj.data());
+
+        // ---- feed-forward
+        norm_rows(s.x.data(), L.ffn_norm, H, s.h.data());
+        bitlinear.quantize(s.h.data(), n, H, s.acts);
+        bitlinear.apply(L.gate.w, s.acts, s.gate.data());
+        bitlinear.apply(L.up.w, s.acts, s.up.data());
+        if (hp.ffn_act == FfnAct::relu2)
+            ops::relu2_mul(s.gate.data(), s.up.data(), s.gate.data(), n * I);
+        else
+            ops::silu_mul(s.gate.data(), s.up.data(), s.gate.data(), n * I);
+        const float* ffn_in = s.gate.data();
+        if (hp.sub_norms) {
+            norm_rows(s.gate.data(), L.ffn_sub_norm, I, s.h.data());
+            ffn_in = s.h.data();
+        }
+        bitlinear.quantize(ffn_in, n, I, s.acts);
+        bitlinear.apply(L.down.w, s.acts, s.proj.data());
+        add_into_x(s.proj.data());
+    }
+
+    if (want_logits) {
+        // Final norm, then the full-precision output projection (never quantized).
+        norm_rows(s.x.data(), w.output_norm, H, s.h.data());
+        const bool all = logits_out != nullptr && n_logits_ > 1;
+        const int64_t first = all ? 0 : n - 1, count = all ? n : 1;
+        const FloatMatrix& out = w.output;
+        s.pool.parallel_for(hp.n_vocab, 64, [&](int, int64_t r0, int64_t r1) {
+            w.table->float_matmul(out.type, out.data, out.row_bytes, H, s.h.data() + first * H, count, H, logits_out,
+                                  hp.n_vocab, r0, r1);
+        });
+    }
+    n_past_ += n;
+}
+
+}  // namespace tern

@@ -1,0 +1,172 @@
+// TokenizerData from a Hugging Face tokenizer.json (byte-level BPE: LLaMA-3, GPT-2).
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tokenizer/tokenizer.h"
+
+namespace tern {
+
+namespace {
+
+using nlohmann::json;
+
+// LLaMA-3's Split pattern exactly as its tokenizer.json writes it.
+constexpr std::string_view kLlama3HfPattern =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
+json read_json(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open");
+    try {
+        return json::parse(in);
+    } catch (const json::exception& e) {
+        throw Error(path + ": not valid JSON: " + e.what());
+    }
+}
+
+// Calls f on every object in `j` (itself included) whose "type" is `type`.
+template <class F>
+void each_of_type(const json& j, std::string_view type, F&& f) {
+    if (j.is_object()) {
+        auto t = j.find("type");
+        if (t != j.end() && t->is_string() && t->get<std::string>() == type) f(j);
+        for (const auto& [k, v] : j.items()) each_of_type(v, type, f);
+    } else if (j.is_array()) {
+        for (const auto& v : j) each_of_type(v, type, f);
+    }
+}
+
+// "<s>" or {"content": "<s>", ...}
+std::optional<std::string> token_content(const json& cfg, const char* key) {
+    auto it = cfg.find(key);
+    if (it == cfg.end()) return std::nullopt;
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
+        return (*it)["content"].get<std::string>();
+    return std::nullopt;
+}
+
+}  // namespace
+
+TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
+    const json j = read_json(path);
+    try {
+        if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
+            throw Error(path + ": no \"model\" object; is this a Hugging Face tokenizer.json?");
+        const json& model = j["model"];
+        const std::string type = model.value("type", std::string("BPE"));
+        if (type != "BPE")
+            throw Error(fmt::format("{}: model type '{}' is not supported; tern reads byte-level BPE tokenizer.json "
+                                    "(SentencePiece models: use tokenizer.model)",
+                                    path, type));
+        bool byte_level = false;
+        for (const char* part : {"pre_tokenizer", "decoder"})
+            if (j.contains(part)) each_of_type(j[part], "ByteLevel", [&](const json&) { byte_level = true; });
+        if (!byte_level)
+            throw Error(path + ": a BPE tokenizer without a ByteLevel pre-tokenizer or decoder is not supported "
+                               "(SentencePiece-style BPE: use tokenizer.model)");
+
+        TokenizerData d;
+        d.model = "gpt2";
+
+        // id -> (text, type); the vocabulary, then added tokens over it.
+        std::map<int64_t, std::pair<std::string, int32_t>> by_id;
+        const json& vocab = model.at("vocab");
+        if (!vocab.is_object()) throw Error(path + ": model.vocab is not an object of token -> id");
+        for (const auto& [text, id] : vocab.items()) {
+            if (!id.is_number_integer() || id.get<int64_t>() < 0)
+                throw Error(fmt::format("{}: model.vocab['{}'] is not a non-negative integer id", path, text));
+            by_id[id.get<int64_t>()] = {text, 1};
+        }
+        if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
+            for (const json& t : j["added_tokens"]) {
+                const int64_t id = t.at("id").get<int64_t>();
+                if (id < 0) throw Error(fmt::format("{}: added token id {} is negative", path, id));
+                by_id[id] = {t.at("content").get<std::string>(), t.value("special", false) ? 3 : 4};
+            }
+        }
+        if (by_id.empty()) throw Error(path + ": the vocabulary is empty");
+        const int64_t n = by_id.rbegin()->first + 1;
+        if (n > (int64_t(1) << 24))
+            throw Error(fmt::format("{}: largest token id {} is implausible", path, n - 1));
+        d.tokens.resize(n);
+        d.token_types.assign(n, 5);  // holes become unused "[PAD<id>]" tokens
+        for (int64_t i = 0; i < n; ++i) d.tokens[i] = fmt::format("[PAD{}]", i);
+        for (auto& [id, tt] : by_id) {
+            d.tokens[id] = std::move(tt.first);
+            d.token_types[id] = tt.second;
+        }
+
+        const json& merges = model.at("merges");
+        if (!merges.is_array()) throw Error(path + ": model.merges is not an array");
+        d.merges.reserve(merges.size());
+        for (const json& m : merges) {
+            if (m.is_string()) {
+                d.merges.push_back(m.get<std::string>());
+            } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+                d.merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+            } else {
+                throw Error(fmt::format("{}: merge {} is neither \"a b\" nor [\"a\", \"b\"]", path, d.merges.size()));
+            }
+        }
+
+        // Pre-tokenizer: LLaMA-3's Split regex, or GPT-2's built into ByteLevel.
+        std::vector<std::string> patterns;
+        bool byte_level_regex = false;
+        if (j.contains("pre_tokenizer")) {
+            each_of_type(j["pre_tokenizer"], "Split", [&](const json& s) {
+                if (s.contains("pattern") && s["pattern"].is_object() && s["pattern"].contains("Regex"))
+                    patterns.push_back(s["pattern"]["Regex"].get<std::string>());
+            });
+            each_of_type(j["pre_tokenizer"], "ByteLevel",
+                         [&](const json& b) { byte_level_regex = byte_level_regex || b.value("use_regex", true); });
+        }
+        const auto find_id = [&](const std::string& text) -> std::optional<int32_t> {
+            for (int64_t i = 0; i < n; ++i)
+                if (d.tokens[i] == text) return static_cast<int32_t>(i);
+            return std::nullopt;
+        };
+        const bool llama3_vocab = n == 128256 && find_id("<|begin_of_text|>").has_value();
+        if (patterns.size() == 1 && patterns[0] == kLlama3HfPattern) {
+            d.pre = "llama-bpe";
+        } else if (patterns.empty() && byte_level_regex) {
+            d.pre = "gpt-2";
+        } else if (llama3_vocab) {
+            d.pre = "llama-bpe";
+        } else {
+            throw Error(fmt::format("{}: unsupported pre-tokenizer (Split patterns: {}); tern knows LLaMA-3's "
+                                    "and GPT-2's",
+                                    path, patterns.empty() ? std::string("none") : patterns[0]));
+        }
+
+        // Special ids and add_bos: tokenizer_config.json beside the file, then the post-processor.
+        const auto cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
+        if (std::filesystem::exists(cfg_path)) {
+            const json cfg = read_json(cfg_path.string());
+            if (auto t = token_content(cfg, "bos_token")) d.bos_id = find_id(*t);
+            if (auto t = token_content(cfg, "eos_token")) d.eos_id = find_id(*t);
+            if (auto t = token_content(cfg, "unk_token")) d.unk_id = find_id(*t);
+            if (auto t = token_content(cfg, "pad_token")) d.pad_id = find_id(*t);
+            if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
+                d.add_bos = cfg["add_bos_token"].get<bool>();
+        }
+        if (j.contains("post_processor")) {
+            each_of_type(j["post_processor"], "TemplateProcessing", [&](const json& tp) {
+                if (!tp.contains("single") || !tp["single"].is_array() || tp["single"].empty()) return;
+                const json& first = tp["single"][0];
+                const bool starts_special = first.contains("SpecialToken");
+                if (starts_special && !d.bos_id) d.bos_id = find_id(first["SpecialToken"].value("id", std::string()));
+                if (!d.add_bos) d.add_bos = starts_special;
+            });
+        }
+        return d;
+    } catch (const json::exception& e) {
+        throw Error(path + ": unexpected tokenizer.json structure: " + e.what());
+    }
+}
+
+}  // namespace tern

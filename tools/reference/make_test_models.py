@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Write the tiny golden GGUF test models and their golden logits into tests/data/models/.
+
+  /usr/bin/python3 tools/reference/make_test_models.py [--out tests/data/models]
+
+Deterministic: every model draws from numpy.random.default_rng([SEED, crc32(name)]).
+For each model: NAME.gguf, NAME.logits.npy (float32 [positions x vocab], computed in float64 by
+the reference forward pass reading the written GGUF back, i.e. what run.py prints), and one
+entry in manifest.json. See tools/reference/README.md.
+"""
+import argparse
+import json
+import os
+import sys
+import zlib
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import formats as F  # noqa: E402
+import gguf_io as G  # noqa: E402
+import model as M  # noqa: E402
+
+SEED = 20250607
+N_TOKENS = 12
+MAX_TRIES = 600           # token sequences tried per model
+TARGET_MARGIN = 3e-4      # stop searching once every x*s is this far (int8 units) from k + 0.5
+
+# name, arch, linear format, H, nh, nkv, I, V, rope theta, eps, token_embd type, extras
+MODELS = [
+    dict(name="b158_i2s_g4", arch="bitnet-b1.58", fmt="I2_S", H=128, nh=4, nkv=1, I=384, V=288,
+         theta=500000.0, eps=1e-5, embd="F16"),
+    dict(name="b158_i2s_rowspan_g2", arch="bitnet-b1.58", fmt="I2_S", H=192, nh=6, nkv=3, I=320, V=300,
+         theta=10000.0, eps=1e-6, embd="Q8_0",
+         notes="row lengths 192/320 are not multiples of 128: I2_S blocks span two rows; Q8_0 token_embd"),
+    dict(name="b25_tq1_g2", arch="bitnet-25", fmt="TQ1_0", H=256, nh=8, nkv=4, I=256, V=272,
+         theta=500000.0, eps=1e-5, embd="Q8_0", zero_block=True, no_vocab_size=True,
+         notes="blk.0.attn_q row 5 all zero: a TQ block with d = 0; Q8_0 token_embd; no "
+               "bitnet-25.vocab_size key (use the token count)"),
+    dict(name="bitnet_relu2_tq2_g4", arch="bitnet", fmt="TQ2_0", H=256, nh=4, nkv=1, I=512, V=272,
+         theta=500000.0, eps=1e-5, embd="Q8_0", ffn_act="relu2", zero_block=True,
+         notes="`bitnet` arch with ReLU^2 (2B4T converted by mainline llama.cpp) but a small vocab: the "
+               "activation must come from tern.test.ffn_act / an override; ffn_down rows are 2 TQ blocks; "
+               "blk.0.attn_q row 5 all zero (a TQ block with d = 0); Q8_0 token_embd"),
+    dict(name="bitnet_silu_i2s_g1", arch="bitnet", fmt="I2_S", H=128, nh=4, nkv=4, I=256, V=288,
+         theta=10000.0, eps=1e-5, embd="F16", untied=True,
+         notes="1bitLLM-like: bitnet arch, SiLU, theta 10000; untied F16 output.weight"),
+    dict(name="llama_i2s_g2", arch="llama", fmt="I2_S", H=128, nh=4, nkv=2, I=256, V=288,
+         theta=500000.0, eps=1e-5, embd="F16", alignment=64, nested=True,
+         notes="general.alignment = 64; metadata holds a nested array (tern.test.nested)"),
+    dict(name="llama_f16_g1", arch="llama", fmt="F16", H=64, nh=2, nkv=2, I=128, V=288,
+         theta=10000.0, eps=1e-5, embd="F32", notes="F16 master weights: absmean ternarization at load; F32 token_embd"),
+    dict(name="b158_f16_g2", arch="bitnet-b1.58", fmt="F16", H=64, nh=2, nkv=1, I=128, V=288,
+         theta=500000.0, eps=1e-6, embd="F16", notes="F16 master weights: absmean ternarization at load"),
+    dict(name="bitnet_silu_bf16tern_g4", arch="bitnet", fmt="BF16-ternary", H=64, nh=4, nkv=1, I=128, V=288,
+         theta=10000.0, eps=1e-5, embd="F16",
+         notes="BF16 linears holding {-a, 0, +a}: beta = a, not absmean; blk.0.attn_q also holds a few "
+               "+-6e-8 values that count as 0 (SPEC: rounded to 0 below 1e-6)"),
+    dict(name="llama_tq1_g4", arch="llama", fmt="TQ1_0", H=256, nh=4, nkv=1, I=256, V=264,
+         theta=500000.0, eps=1e-5, embd="Q8_0", notes="Q8_0 token_embd"),
+]
+
+LINEAR_TYPE = {"I2_S": F.I2_S, "TQ2_0": F.TQ2_0, "TQ1_0": F.TQ1_0, "F16": F.F16, "BF16": F.BF16,
+               "BF16-ternary": F.BF16}
+EMBD_TYPE = {"F16": F.F16, "F32": F.F32, "Q8_0": F.Q8_0}
+
+
+def nudge_absmean(w, margin=2e-3, quant=None):
+    """Move master weights away from the absmean rounding boundary |w|/beta = 0.5 so that an
+    implementation computing beta in float32 ternarizes exactly as the float64 reference.
+    quant(w) returns w as stored (f16/bf16 rounding)."""
+    w = quant(w)
+    for _ in range(50):
+        beta = max(np.abs(w).mean(), 1e-5)
+        r = np.abs(w) / beta
+        bad = np.abs(r - 0.5) < margin
+        if not bad.any():
+            return w
+        target = np.where(r[bad] < 0.5, 0.5 - 4 * margin, 0.5 + 4 * margin) * beta
+        w = w.copy()
+        w[bad] = np.sign(w[bad]) * target
+        w = quant(w)
+    raise RuntimeError("could not move weights off the rounding boundary")
+
+
+def pick_tokens(m, V, rng):
+    """Among up to MAX_TRIES random sequences (with one repeated token), take the one whose
+    activation quantizations stay farthest from a rounding boundary, so that an implementation
+    with small float errors reproduces every int8 code of the reference."""
+    best = (-1.0, None)
+    for _ in range(MAX_TRIES):
+        toks = rng.integers(0, V, size=N_TOKENS).tolist()
+        toks[7] = toks[3]
+        tr = {}
+        m.forward(toks, trace=tr)
+        mg = min(tr["margins"])
+        if mg > best[0]:
+            best = (mg, toks)
+        if mg >= TARGET_MARGIN:
+            break
+    return best[1], best[0]
+
+
+def f16q(w):
+    return np.asarray(w, dtype=np.float64).astype(np.float16).astype(np.float64)
+
+
+def bf16q(w):
+    return F.round_bf16(np.asarray(w, dtype=np.float32))
+
+
+def make_model(spec, out_dir):
+    name = spec["name"]
+    rng = np.random.default_rng([SEED, zlib.crc32(name.encode())])
+    arch, fmt = spec["arch"], spec["fmt"]
+    H, nh, nkv, I, V = spec["H"], spec["nh"], spec["nkv"], spec["I"], spec["V"]
+    D = H // nh
+    L = 2
+    act = spec.get("ffn_act") or M.default_ffn_act(arch, V)
+    sub_norms = arch != "llama"
+    ltype = LINEAR_TYPE[fmt]
+    tensors = []        # (name, type, dims, bytes)
+    mem_layers = []     # the same weights, in memory, to cross-check decoding
+
+    def norm_vec(n):
+        # gains spanning ~0.05 .. 8, log-uniform around a per-tensor centre
+        centre = rng.uniform(np.log(0.3), np.log(2.0))
+        g = np.exp(centre + rng.uniform(-1.8, 1.8, size=n))
+        return np.clip(g, 0.05, 8.0).astype(np.float32).astype(np.float64)
+
+    def add_linear(tname, out_f, in_f, first_q=False):
+        std = rng.uniform(0.5, 2.0) / np.sqrt(in_f)
+        w = rng.standard_normal((out_f, in_f)) * std
+        dims = [in_f, out_f]
+        if fmt in ("I2_S", "TQ2_0", "TQ1_0"):
+            t, beta, _ = M.ternarize_float(w.astype(np.float32).astype(np.float64))
+            if spec.get("zero_block") and first_q:
+                t[5, :] = 0
+            beta = np.float32(beta) if fmt == "I2_S" else np.float16(beta)
+            raw = F.encode(ltype, trits=t, beta=float(beta))
+            lin = M.BitLinear(tname, t, float(beta))
+        elif fmt == "BF16-ternary":
+            a = float(bf16q(std * rng.uniform(0.6, 1.0)))
+            t = np.clip(np.rint(w / (0.8 * std)), -1, 1).astype(np.int8)
+            vals = t.astype(np.float64) * a
+            if first_q:
+                idx = np.flatnonzero(t.reshape(-1) == 0)[:5]
+                vals.reshape(-1)[idx] = np.array([1, -1, 1, -1, 1]) * 5.9604644775390625e-08  # 2^-24, exact in bf16
+            raw = F.encode_bf16(vals)
+            assert np.array_equal(F.decode_bf16(raw, vals.size).reshape(vals.shape), vals)
+            lin = M.BitLinear(tname, t, a)
+        else:
+            quant = f16q if fmt == "F16" else bf16q
+            vals = nudge_absmean(w, quant=quant)
+            raw = F.encode(ltype, values=vals)
+            t, beta, how = M.ternarize_float(vals)
+            assert how == "absmean"
+            lin = M.BitLinear(tname, t, beta)
+        tensors.append((tname + ".weight", ltype, dims, raw))
+        return lin
+
+    def add_norm(tname, n):
+        g = norm_vec(n)
+        tensors.append((tname + ".weight", F.F32, [n], F.encode_f32(g)))
+        return g
+
+    embd_std = rng.uniform(0.5, 1.5)
+    E = (rng.standard_normal((V, H)) * embd_std).astype(np.float32)
+    et = EMBD_TYPE[spec["embd"]]
+    E_raw = F.encode(et, values=E)
+    E_dec = F.decode_float(et, E_raw, V * H).reshape(V, H)
+    tensors.append(("token_embd.weight", et, [H, V], E_raw))
+    for li in range(L):
+        p = "blk.%d." % li
+        lay = {"attn_norm": add_norm(p + "attn_norm", H)}
+        lay["attn_q"] = add_linear(p + "attn_q", nh * D, H, first_q=(li == 0))
+        lay["attn_k"] = add_linear(p + "attn_k", nkv * D, H)
+        lay["attn_v"] = add_linear(p + "attn_v", nkv * D, H)
+        if sub_norms:
+            lay["attn_sub_norm"] = add_norm(p + "attn_sub_norm", nh * D)
+        lay["attn_output"] = add_linear(p + "attn_output", H, nh * D)
+        lay["ffn_norm"] = add_norm(p + "ffn_norm", H)
+        lay["ffn_gate"] = add_linear(p + "ffn_gate", I, H)
+        lay["ffn_up"] = add_linear(p + "ffn_up", I, H)
+        if sub_norms:
+            lay["ffn_sub_norm"] = add_norm(p + "ffn_sub_norm", I)
+        lay["ffn_down"] = add_linear(p + "ffn_down", H, I)
+        mem_layers.append(lay)
+    out_norm = add_norm("output_norm", H)
+    W_out = None
+    if spec.get("untied"):
+        Wo = (rng.standard_normal((V, H)) * rng.uniform(0.5, 1.5)).astype(np.float32)
+        raw = F.encode_f16(Wo)
+        W_out = F.decode_f16(raw, V * H).reshape(V, H)
+        tensors.append(("output.weight", F.F16, [H, V], raw))
+
+    bos, eos = 1, 2   # metadata only; the golden sequences are picked by pick_tokens
+    md = {}
+    md["general.architecture"] = G.string(arch)
+    md["general.name"] = G.string("tern test %s" % name)
+    md["general.alignment"] = G.u32(spec.get("alignment", 32))
+    a = arch + "."
+    md[a + "context_length"] = G.u32(2048)
+    md[a + "embedding_length"] = G.u32(H)
+    md[a + "feed_forward_length"] = G.u32(I)
+    md[a + "block_count"] = G.u32(L)
+    md[a + "attention.head_count"] = G.u32(nh)
+    md[a + "attention.head_count_kv"] = G.u32(nkv)
+    md[a + "attention.layer_norm_rms_epsilon"] = G.f32(spec["eps"])
+    md[a + "rope.freq_base"] = G.f32(spec["theta"])
+    md[a + "rope.dimension_count"] = G.u32(D)
+    if not spec.get("no_vocab_size"):
+        md[a + "vocab_size"] = G.u32(V)
+    md["tokenizer.ggml.model"] = G.string("gpt2")
+    md["tokenizer.ggml.tokens"] = G.array(G.STRING, ["t%d" % i for i in range(V)])
+    md["tokenizer.ggml.token_type"] = G.array(G.INT32, [1] * V)
+    md["tokenizer.ggml.merges"] = G.array(G.STRING, [])
+    md["tokenizer.ggml.bos_token_id"] = G.u32(bos)
+    md["tokenizer.ggml.eos_token_id"] = G.u32(eos)
+    md["tokenizer.ggml.add_bos_token"] = G.boolean(True)
+    md["tern.test.ffn_act"] = G.string(act)
+    if spec.get("nested"):
+        md["tern.test.nested"] = G.array(G.ARRAY, [G.array(G.INT32, [1, 2, 3]), G.array(G.STRING, ["a", "bc"]),
+                                                   G.array(G.FLOAT64, [])])
+    path = os.path.join(out_dir, name + ".gguf")
+    G.write(path, md, tensors)
+
+    m = M.load_gguf(path)
+    tokens, margin = pick_tokens(m, V, np.random.default_rng([SEED, zlib.crc32(name.encode()), 1]))
+    logits = m.forward(tokens)
+
+    # cross-check: the in-memory weights give bit-identical logits (encode/decode is lossless)
+    hp = M.HParams(arch, H, I, L, nh, nkv, np.float32(spec["eps"]), np.float32(spec["theta"]),
+                   n_rot=D, n_vocab=V, ffn_act=act)
+    m2 = M.Model(hp, E_dec, out_norm, mem_layers, output=W_out)
+    assert np.array_equal(m2.forward(tokens), logits), name
+    # expected float32 implementation drift
+    l32 = m.forward(tokens, dtype=np.float32).astype(np.float64)
+    drift = float(np.abs(l32 - logits).max())
+
+    gpath = os.path.join(out_dir, name + ".logits.npy")
+    np.save(gpath, logits.astype(np.float32))
+    L0 = m.layers[0]
+    return {
+        "name": name,
+        "file": name + ".gguf",
+        "golden": name + ".logits.npy",
+        "tokens": tokens,
+        "arch": arch,
+        "format": fmt,
+        "gqa": nh // nkv,
+        "ffn_act": act,
+        "rope": m.hp.rope_type,
+        "sub_norms": sub_norms,
+        "n_embd": H, "n_ff": I, "n_layer": L, "n_head": nh, "n_head_kv": nkv, "head_dim": D,
+        "n_vocab": V,
+        "rope_freq_base": spec["theta"], "rms_eps": spec["eps"],
+        "token_embd_type": spec["embd"],
+        "output": "F16 output.weight" if spec.get("untied") else "tied",
+        "alignment": spec.get("alignment", 32),
+        "golden_dtype": "float32",
+        "golden_shape": list(logits.shape),
+        "max_abs_logit": float(np.abs(logits).max()),
+        "f32_sim_max_abs_diff": drift,
+        "min_quant_margin": margin,
+        "blk0_attn_q_beta": L0["attn_q"].beta,
+        "notes": spec.get("notes", ""),
+    }
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(here, "..", "..", "tests", "data", "models"))
+    ap.add_argument("--only", help="comma-separated model names")
+    a = ap.parse_args(argv)
+    out = os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+    only = set(a.only.split(",")) if a.only else None
+    entries = []
+    for spec in MODELS:
+        if only and spec["name"] not in only:
+            continue
+        e = make_model(spec, out)
+        entries.append(e)
+        print("%-24s %-12s %-12s gqa=%d H=%d I=%d V=%d |logit|max=%.3g f32-drift=%.3g margin=%.2e" % (
+            e["name"], e["arch"], e["format"], e["gqa"], e["n_embd"], e["n_ff"], e["n_vocab"],
+            e["max_abs_logit"], e["f32_sim_max_abs_diff"], e["min_quant_margin"]))
+    if only:
+        return 0
+    manifest = {
+        "generator": "tools/reference/make_test_models.py (numpy default_rng([%d, crc32(name)]))" % SEED,
+        "reference": "tools/reference/model.py: float64 forward pass written from SPEC.md",
+        "golden": "float32 .npy, shape [len(tokens), n_vocab]: logits for every position of `tokens` "
+                  "(prefill from position 0), computed in float64 and rounded to float32",
+        "tolerance_hint": "min_quant_margin: every x*s of every activation quantization in the float64 reference "
+                          "is at least this far (int8 units) from a rounding boundary k+0.5, so an implementation "
+                          "whose pre-quantization activations are within ~margin/127 relative reproduces every "
+                          "int8 code. f32_sim_max_abs_diff: the same reference run in float32. Compare with an "
+                          "absolute tolerance ~1e-4 * max_abs_logit; one flipped int8 code moves logits by up "
+                          "to ~1e-2 * max_abs_logit (quantized nets amplify it), which signals float error "
+                          "large enough to cross a margin, not necessarily a bug",
+        "models": entries,
+    }
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    total = sum(os.path.getsize(os.path.join(out, fn)) for fn in os.listdir(out))
+    print("wrote %d models, %d bytes in %s" % (len(entries), total, out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
