@@ -13,6 +13,11 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     tern::cli::register_info(app);
     tern::cli::register_run(app);
+    tern::cli::register_chat(app);
+    tern::cli::register_tokenize(app);
+    tern::cli::register_convert(app);
+    tern::cli::register_bench(app);
+    tern::cli::register_perplexity(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
