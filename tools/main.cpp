@@ -1,6 +1,8 @@
 // `tern`: one binary, one subcommand per job.
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -18,8 +20,15 @@ int main(int argc, char** argv) {
     tern::cli::register_convert(app);
     tern::cli::register_bench(app);
     tern::cli::register_perplexity(app);
+    // llama.cpp spells some options with one dash and several letters, which
+    // CLI11 does not parse: translate them.
+    std::vector<std::string> args;
+    for (int i = argc - 1; i >= 1; --i) {
+        const std::string a = argv[i];
+        args.push_back(a == "-sys" ? "--system-prompt" : a);
+    }
     try {
-        app.parse(argc, argv);
+        app.parse(args);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const std::exception& e) {
