@@ -133,4 +133,55 @@ void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& s, ui
     w.write(path);
 }
 
+std::string write_byte_vocab_model(const std::string& src) {
+    using gguf::Value;
+    const gguf::File f = gguf::File::open(src);
+    const int64_t n_vocab = f.tensor("token_embd.weight").dims[1];
+    // GPT-2's byte -> unicode alphabet: printable bytes stand for themselves,
+    // the rest map to U+0100 upwards in byte order.
+    std::vector<std::string> tokens;
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+        const int cp = printable ? b : next++;
+        std::string u;
+        if (cp < 0x80) {
+            u += char(cp);
+        } else {
+            u += char(0xC0 | (cp >> 6));
+            u += char(0x80 | (cp & 0x3F));
+        }
+        tokens.push_back(u);
+    }
+    std::vector<int32_t> types(256, 1);
+    for (const char* sp : {"<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"}) {
+        tokens.push_back(sp);
+        types.push_back(3);
+    }
+    while (int64_t(tokens.size()) < n_vocab) {
+        tokens.push_back("<|unused_" + std::to_string(tokens.size()) + "|>");
+        types.push_back(5);
+    }
+    if (int64_t(tokens.size()) != n_vocab) throw std::runtime_error("vocabulary too small for a byte vocabulary");
+    gguf::Writer w;
+    for (const auto& [k, v] : f.metadata())
+        if (k.rfind("tokenizer.", 0) != 0) w.set(k, v);
+    w.set("tokenizer.ggml.model", Value::str("gpt2"));
+    w.set("tokenizer.ggml.pre", Value::str("gpt-2"));
+    w.set("tokenizer.ggml.tokens", Value::strings(tokens));
+    w.set("tokenizer.ggml.token_type", Value::i32s(types));
+    w.set("tokenizer.ggml.merges", Value::strings({}));
+    w.set("tokenizer.ggml.bos_token_id", Value::u32(256));
+    w.set("tokenizer.ggml.eos_token_id", Value::u32(257));
+    w.set("tokenizer.ggml.eot_token_id", Value::u32(258));
+    w.set("tokenizer.ggml.add_bos_token", Value::boolean(true));
+    w.set("tokenizer.chat_template",
+          Value::str("{% for message in messages %}{{ message['role'] | capitalize + ': ' + message['content'] | trim + "
+                     "'<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant: ' }}{% endif %}"));
+    for (const auto& t : f.tensors()) w.add_tensor(t.name, t.dims, t.type, std::vector<uint8_t>(t.data, t.data + t.n_bytes));
+    const std::string out = temp_path("bytevocab.gguf");
+    w.write(out);
+    return out;
+}
+
 }  // namespace tern::test

@@ -28,4 +28,12 @@ struct TinyShape {
 // codes, a `gpt2` tokenizer without a `pre` key (dummy pieces). Deterministic.
 void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& shape, uint64_t seed = 1);
 
+// Copies a model file, replacing its vocabulary with a byte-level one: ids
+// 0..255 are the 256 bytes (GPT-2's byte alphabet), then
+// <|begin_of_text|> (BOS), <|end_of_text|> (EOS), <|eot_id|> (EOT), then
+// unused pieces up to the embedding's row count; no merges. With 2B4T's chat
+// template text. Any text tokenizes (one token per byte), so CLI tests can
+// run text through the small golden models. Returns the new file's path.
+std::string write_byte_vocab_model(const std::string& src_gguf);
+
 }  // namespace tern::test
