@@ -18,7 +18,33 @@ struct Candidate {
 
 // Best first. Each line names what the table's code was compiled for; the
 // predicate must demand at least that, or the table would fault (SIGILL).
+// Each architecture's lines sit in their own block so they can grow apart.
 const Candidate kCandidates[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+    // The avx512 files are compiled with -mavx512f/bw/vl/dq: DQ is asked of the
+    // CPU too (cpu_features has no flag for it; GCC's check includes XCR0).
+    {table_avx512vnni,
+     [](const CpuFeatures& f) {
+         return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.avx2 && f.fma && f.f16c &&
+                __builtin_cpu_supports("avx512dq");
+     },
+     "avx512f+avx512bw+avx512vl+avx512dq+avx512vnni"},
+    {table_avx512,
+     [](const CpuFeatures& f) {
+         return f.avx512f && f.avx512bw && f.avx512vl && f.avx2 && f.fma && f.f16c && __builtin_cpu_supports("avx512dq");
+     },
+     "avx512f+avx512bw+avx512vl+avx512dq"},
+    {table_avxvnni, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c && f.avxvnni; },
+     "avx2+fma+f16c+avxvnni"},
+    {table_avx2, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; }, "avx2+fma+f16c"},
+#endif
+#if defined(__aarch64__)
+    // i2s_dotprod.cpp is compiled with -march=armv8.2-a+dotprod (SDOT: Cortex-A55/A76 and later,
+    // Neoverse N1/V1, Apple M1); everything else in kernels/arm is baseline armv8-a (ASIMD: every
+    // arm64 CPU, e.g. Cortex-A53/A72, the Raspberry Pi 3/4).
+    {table_neon_dotprod, [](const CpuFeatures& f) { return f.neon && f.dotprod; }, "neon+dotprod"},
+    {table_neon, [](const CpuFeatures& f) { return f.neon; }, "neon"},
+#endif
     {table_ref, [](const CpuFeatures&) { return true; }, "nothing (portable C++)"},
 };
 

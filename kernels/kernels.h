@@ -93,6 +93,7 @@ const KernelTable* table_ref();
 const KernelTable* table_avx2();
 const KernelTable* table_avx512();
 const KernelTable* table_avx512vnni();
+const KernelTable* table_avxvnni();  // AVX2 + AVX-VNNI (VEX vpdpbusd), for CPUs without AVX-512
 #endif
 #if defined(__aarch64__)
 const KernelTable* table_neon();

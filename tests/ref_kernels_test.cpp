@@ -383,8 +383,8 @@ TEST(RefFloat, Q6KHandBuiltBlock) {
 }
 
 // One weight matrix in every supported type, the same values where the type
-// can hold them; float_matmul equals a sequential float dot over dequantize_row,
-// and is close to a double dot.
+// can hold them; float_matmul equals the documented 16-lane float dot over
+// dequantize_row (ref.h), and is close to a double dot.
 TEST(RefFloat, MatmulAllTypes) {
     const int64_t rows = 6, cols = 512, n = 3;
     std::mt19937 rng(77);
@@ -435,13 +435,16 @@ TEST(RefFloat, MatmulAllTypes) {
         for (int64_t r = 0; r < rows; ++r) {
             T().dequantize_row(type, bytes.data() + r * row_bytes, wr.data(), cols);
             for (int64_t t = 0; t < n; ++t) {
-                float acc = 0.0f;
+                float lanes[16] = {};
                 double dacc = 0.0, mag = 0.0;
                 for (int64_t j = 0; j < cols; ++j) {
-                    acc += wr[size_t(j)] * x[size_t(t * (cols + 5) + j)];
+                    lanes[j % 16] += wr[size_t(j)] * x[size_t(t * (cols + 5) + j)];
                     dacc += double(wr[size_t(j)]) * double(x[size_t(t * (cols + 5) + j)]);
                     mag += std::fabs(double(wr[size_t(j)]) * double(x[size_t(t * (cols + 5) + j)]));
                 }
+                for (int h = 8; h >= 1; h /= 2)
+                    for (int i = 0; i < h; ++i) lanes[i] = lanes[i] + lanes[i + h];
+                const float acc = lanes[0];
                 const float got = y[size_t(t * (rows + 2) + r)];
                 EXPECT_EQ(got, acc) << type_name(uint32_t(type)) << " r=" << r << " t=" << t;
                 EXPECT_NEAR(double(got), dacc, 1e-4 * mag) << type_name(uint32_t(type));

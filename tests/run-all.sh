@@ -30,8 +30,18 @@ cp tests/fuzz/corpus/* "$corpus"/
 grep -E "stat::number_of_executed_units|Done" "$logs/fuzz.txt" || true
 rm -rf "$corpus"
 
+# ---------------------------------------------------------------- arm64 (begin)
+# The arm64 kernel tables (kernels/arm), cross-compiled with aarch64-linux-gnu-g++
+# and run under qemu-aarch64 on two CPU models (with and without dotprod);
+# tests/arm/run.sh ends with "arm: N passed, M failed". About a minute on 2 cores.
+echo "== arm64 kernel tests: cross-compiled, run under qemu-aarch64 (-cpu max, -cpu cortex-a53)"
+bash tests/arm/run.sh "$jobs" | tee "$logs/arm.txt"
+arm_summary=$(grep -E '^arm: [0-9]+ passed, [0-9]+ failed$' "$logs/arm.txt" | tail -n 1)
+# ---------------------------------------------------------------- arm64 (end)
+
 # ctest prints "100% tests passed, 0 tests failed out of N" per run.
 count() { sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 total=$(( $(count "$logs/release.txt") + $(count "$logs/asan.txt") ))
 echo "== done in $(( $(date +%s) - start )) s (Release + sanitizer runs of the suite, fuzzing)"
 echo "ctest: $total passed, 0 failed"
+echo "$arm_summary"

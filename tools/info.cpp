@@ -11,6 +11,8 @@
 #include "dispatch.h"
 #include "formats.h"
 #include "gguf/gguf.h"
+#include "self_test.h"
+#include "tern/error.h"
 
 namespace tern::cli {
 
@@ -192,6 +194,55 @@ void print_text(const ordered_json& m, const ordered_json& cpu) {
                cpu["reason"].get<std::string>());
 }
 
+// Every table this CPU runs, every kernel, against the reference. Returns the
+// JSON report; `failures` counts kernels that differ.
+ordered_json self_test_json(int* failures) {
+    ordered_json out = ordered_json::array();
+    *failures = 0;
+    for (const auto& e : kernels::available_tables()) {
+        ordered_json t;
+        t["table"] = e.table->name;
+        if (!e.runs_here) {
+            t["skipped"] = "needs " + e.requires_;
+            out.push_back(t);
+            continue;
+        }
+        ordered_json ks = ordered_json::object();
+        for (const auto& r : kernels::self_test(*e.table)) {
+            if (!r.offered) {
+                ks[r.kernel] = "not offered";
+            } else if (r.passed) {
+                ks[r.kernel] = "pass";
+            } else {
+                ks[r.kernel] = "FAIL: " + r.detail;
+                ++*failures;
+            }
+        }
+        t["kernels"] = ks;
+        out.push_back(t);
+    }
+    return out;
+}
+
+void print_self_test(const ordered_json& st, int failures) {
+    fmt::print("self-test (every kernel against the reference, bit for bit, on this CPU):\n");
+    for (const auto& t : st) {
+        if (t.contains("skipped")) {
+            fmt::print("  {:<12} skipped ({})\n", t["table"].get<std::string>(), t["skipped"].get<std::string>());
+            continue;
+        }
+        std::string line;
+        for (const auto& [k, v] : t["kernels"].items()) {
+            const std::string s = v.get<std::string>();
+            line += fmt::format("  {} {}", k, s == "pass" ? "pass" : s == "not offered" ? "-" : "FAIL");
+        }
+        fmt::print("  {:<12}{}\n", t["table"].get<std::string>(), line);
+        for (const auto& [k, v] : t["kernels"].items())
+            if (v.get<std::string>().rfind("FAIL", 0) == 0) fmt::print("    {}: {}\n", k, v.get<std::string>());
+    }
+    fmt::print("self-test: {}\n", failures ? fmt::format("{} kernel(s) FAILED", failures) : std::string("all pass"));
+}
+
 }  // namespace
 
 void register_info(CLI::App& app) {
@@ -199,12 +250,16 @@ void register_info(CLI::App& app) {
         std::string model;
         bool json = false;
         bool tensors = false;
+        bool self_test = false;
     };
     auto opts = std::make_shared<Opts>();
     CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF model file and this CPU's kernel choice");
     cmd->add_option("model,-m,--model", opts->model, "GGUF model file (optional: without it, only the CPU is described)");
     cmd->add_flag("--json", opts->json, "Print JSON instead of text");
     cmd->add_flag("--tensors", opts->tensors, "List every tensor");
+    cmd->add_flag("--self-test", opts->self_test,
+                  "Run every kernel of every table this CPU supports against the reference on random data; "
+                  "exit status 1 if any differs");
     cmd->callback([opts] {
         ordered_json m;
         if (!opts->model.empty()) {
@@ -212,14 +267,21 @@ void register_info(CLI::App& app) {
             m = model_json(f, opts->tensors);
         }
         const ordered_json cpu = cpu_json();
+        int failures = 0;
+        const ordered_json st = opts->self_test ? self_test_json(&failures) : ordered_json(nullptr);
         if (opts->json) {
             ordered_json out;
             if (!m.is_null()) out["model"] = m;
             out["cpu"] = cpu;
+            if (!st.is_null()) out["self_test"] = st;
             fmt::print("{}\n", out.dump(2));
         } else {
             print_text(m, cpu);
+            if (!st.is_null()) print_self_test(st, failures);
         }
+        if (failures)
+            throw Error("self-test: " + std::to_string(failures) +
+                        " kernel(s) differ from the reference on this CPU; force a passing table with TERN_ISA=...");
     });
 }
 

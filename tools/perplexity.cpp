@@ -32,8 +32,8 @@ double nll(const float* logits, int64_t n_vocab, int32_t target) {
 void perplexity(const PplOpts& o) {
     install_interrupt_handler();
     ModelOpts mo = o.m;
-    if (mo.ctx <= 0) mo.ctx = 512;
     const Model model = Model::load(mo.model, mo.load_options());
+    if (mo.ctx <= 0) mo.ctx = std::min<int64_t>(512, model.hparams().n_ctx_train);
     const auto tok = load_tokenizer(model);
     if (!tok) throw Error(mo.model + " has no tokenizer: perplexity needs one");
     const std::string text = read_text_file(o.file);
@@ -87,7 +87,7 @@ void register_perplexity(CLI::App& app) {
     o->m.add_to(*cmd);
     cmd->add_option("-f,--file", o->file, "Text file")->required();
     cmd->add_option("--chunks", o->chunks, "Evaluate at most this many chunks (default: all)");
-    cmd->footer("Default context (-c) is 512 tokens.");
+    cmd->footer("Default context (-c): 512 tokens, or the model's training context if shorter.");
     cmd->callback([o] { perplexity(*o); });
 }
 

@@ -27,6 +27,7 @@ struct RunOpts {
     bool no_stats = false;
     bool no_bos = false;
     bool special = false;
+    bool no_display_prompt = false;
 };
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -99,6 +100,11 @@ void run(const RunOpts& o) {
     if (tok) out.emplace(*tok, o.special, false);
     const bool show_ids = o.print_ids || !tok;
 
+    // Echo a text prompt as llama.cpp does, so the output reads on from it.
+    if (!show_ids && o.prompt_tokens.empty() && !o.no_display_prompt) {
+        fmt::print("{}", tok->decode(prompt, o.special));
+        std::fflush(stdout);
+    }
     std::vector<int32_t> generated;
     std::string stop = "n_predict reached";
     const auto t_gen = std::chrono::steady_clock::now();
@@ -172,6 +178,7 @@ void register_run(CLI::App& app) {
     cmd->add_flag("--no-stats", o->no_stats, "Do not print timings to stderr");
     cmd->add_flag("--no-bos", o->no_bos, "Do not add the BOS token to a text prompt");
     cmd->add_flag("--special", o->special, "Print special tokens' text");
+    cmd->add_flag("--no-display-prompt", o->no_display_prompt, "Print only the continuation, not the prompt");
     cmd->callback([o] { run(*o); });
 }
 

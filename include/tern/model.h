@@ -30,6 +30,7 @@ struct KernelTable;
 struct LoadOptions {
     std::optional<std::string> ffn_act;  // "relu2" | "silu": settles the `bitnet` arch ambiguity
     std::string kernel = "auto";         // ternary kernel family: "i2s", "tl1", "tl2", "auto"
+    std::string table;                   // kernel table by name ("ref", "avx2", ...); "" = TERN_ISA or the best
     int n_threads = 0;                   // threads used to repack at load (0 = all)
 };
 

@@ -87,17 +87,20 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols)
     }
 }
 
+float dot_lanes(const float* w, const float* x, int64_t cols) {
+    float acc[kFloatLanes] = {};
+    for (int64_t j = 0; j < cols; ++j) acc[j % kFloatLanes] += w[j] * x[j];
+    for (int h = kFloatLanes / 2; h >= 1; h /= 2)
+        for (int i = 0; i < h; ++i) acc[i] = acc[i] + acc[i + h];
+    return acc[0];
+}
+
 void float_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n,
                   int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
     std::vector<float> wr(static_cast<size_t>(cols));
     for (int64_t r = row_begin; r < row_end; ++r) {
         dequantize_row(type, w + r * row_bytes, wr.data(), cols);
-        for (int64_t t = 0; t < n; ++t) {
-            const float* xt = x + t * x_stride;
-            float acc = 0.0f;
-            for (int64_t j = 0; j < cols; ++j) acc += wr[size_t(j)] * xt[j];
-            y[t * y_stride + r] = acc;
-        }
+        for (int64_t t = 0; t < n; ++t) y[t * y_stride + r] = dot_lanes(wr.data(), x + t * x_stride, cols);
     }
 }
 

@@ -58,9 +58,17 @@ void tl2_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int3
                 int64_t row_begin, int64_t row_end);
 
 // ---- full-precision weights (F32, F16, BF16, Q8_0, Q6_K). Other types throw tern::Error.
-// Each output is one float accumulator summed over j = 0 .. cols-1 in order,
-// acc += w[j] * x[j] with w dequantized exactly as dequantize_row does, no FMA
-// (ISO C++ mode: GCC does not contract).
+// The summation order is part of the contract, so SIMD tables can equal it bit
+// for bit while reading at memory speed: each output keeps kFloatLanes = 16
+// float partial sums, all +0.0f at first; for j = 0 .. cols-1 in order,
+// acc[j % 16] += w[j] * x[j] (the product rounded to float, then the add: no
+// FMA; ISO C++ mode, GCC does not contract), with w dequantized exactly as
+// dequantize_row does. Then the lanes fold pairwise: acc[i] = acc[i] + acc[i+h]
+// for i < h, h = 8, 4, 2, 1; the result is acc[0]. (A 16-float vector, two
+// 8-float or four 4-float vectors, reduced by halves: what AVX-512, AVX2 and
+// NEON do naturally.) dot_lanes is that dot product alone.
+inline constexpr int kFloatLanes = 16;
+float dot_lanes(const float* w, const float* x, int64_t cols);
 void float_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n,
                   int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end);
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols);

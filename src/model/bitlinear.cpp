@@ -34,7 +34,10 @@ void BitLinear::apply(const kernels::PackedTernary& w, const QuantizedActs& a, f
     if (int64_t(acc_.size()) < n * rows) acc_.resize(size_t(n * rows));
     int32_t* acc = acc_.data();
     const double beta = w.scale;
-    pool_.parallel_for(rows, 32, [&](int, int64_t r0, int64_t r1) {
+    // Row chunks are multiples of 64: whole kernel tiles (16 rows for x86 I2S,
+    // up to 64 for the lookup-table families), so no tile is split between
+    // threads and computed twice.
+    pool_.parallel_for(rows, 64, [&](int, int64_t r0, int64_t r1) {
         if (n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols)) {
             fam_.matmul(w, a.prepared.data(), n, acc, rows, r0, r1);
         } else {

@@ -91,8 +91,27 @@ kernels::TernaryFamily pick_family(const kernels::KernelTable& table, const std:
     using kernels::TernaryFamily;
     auto offered = [&](TernaryFamily fam) { return table.ternary[int(fam)].matmul != nullptr; };
     if (kernel == "auto") {
-        // I2_S (multiply-add) is the family every table has; the lookup-table
-        // families are chosen explicitly until measurements say otherwise.
+        // The family measured fastest for each table (tern_bench: FAMILY/TABLE/
+        // shape/N:n rows; bench/README.md has the numbers). Decode (N = 1) is
+        // what a user waits on, so that column decides; prefill agrees so far.
+        // On the AMD EPYC (Zen 5) development machine, 2B4T 2560x6912, N = 1,
+        // in-cache GMAC/s: avx512vnni i2s 223 / tl1 159 / tl2 153; avx512 i2s
+        // 199 / tl2 153; avx2 i2s 105 / tl2 58; from DRAM i2s leads too (TL2
+        // reads 17% fewer bytes but is compute-bound before memory-bound).
+        // Tables not listed (or listing a family they lack) get I2_S, the
+        // family every table has.
+        static const struct {
+            const char* table;
+            TernaryFamily family;
+        } kMeasured[] = {
+            {"avx512vnni", TernaryFamily::i2s},
+            {"avx512", TernaryFamily::i2s},
+            {"avxvnni", TernaryFamily::i2s},
+            {"avx2", TernaryFamily::i2s},
+            {"ref", TernaryFamily::i2s},
+        };
+        for (const auto& m : kMeasured)
+            if (std::string(table.name) == m.table && offered(m.family)) return m.family;
         return TernaryFamily::i2s;
     }
     for (TernaryFamily fam : {TernaryFamily::i2s, TernaryFamily::tl1, TernaryFamily::tl2}) {
@@ -131,7 +150,11 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     }
     w.hp = read_hparams(f, ov);
     HParams& hp = w.hp;
-    w.table = &kernels::active_table();
+    try {
+        w.table = opts.table.empty() ? &kernels::active_table() : &kernels::table_by_name(opts.table);
+    } catch (const std::runtime_error& e) {
+        throw Error(e.what());
+    }
     w.family = pick_family(*w.table, opts.kernel);
 
     // Embedding and output: vocabulary size comes from the embedding's shape.

@@ -128,5 +128,12 @@ TokenizerData tokenizer_data_from_gguf(const gguf::File& file);
 // A Hugging Face tokenizer.json (byte-level BPE). Reads tokenizer_config.json
 // next to it, when present, for bos/eos/add_bos_token.
 TokenizerData tokenizer_data_from_hf_json(const std::string& tokenizer_json_path);
+// A SentencePiece tokenizer.model (protobuf: pieces with text, score and type;
+// special ids and add_dummy_prefix from its specs). Reads tokenizer_config.json
+// next to it, when present, for bos/eos/unk/pad tokens and add_bos_token.
+TokenizerData tokenizer_data_from_spm_model(const std::string& tokenizer_model_path);
+// The same from bytes in memory, without the tokenizer_config.json overlay;
+// `name` is used in errors. Throws tern::Error for a malformed model.
+TokenizerData tokenizer_data_from_spm_bytes(const uint8_t* data, size_t size, const std::string& name);
 
 }  // namespace tern

@@ -1,0 +1,405 @@
+// Kernel microbenchmarks on real model shapes (issue: the kernels).
+//
+// What runs:
+//   probe/read_bw/threads:T           memory read bandwidth over a buffer far
+//                                     larger than the last-level cache
+//   probe/int8_peak/ISA/threads:T     int8 dot-product peak (>= 14 independent
+//                                     accumulator chains, no memory traffic)
+//   FAMILY/TABLE/MODEL:ROWSxCOLS/N:n/threads:T
+//                                     BitLinear::apply (the kernel plus the
+//                                     beta/s scaling) as the forward pass calls it
+//   output/TABLE/TYPE/128256x2560/N:n/threads:T
+//                                     the 2B4T output projection (float_matmul)
+// Counters: GB/s of weight bytes, GMAC/s (ternary MACs = rows*cols*N), and the
+// same as % of the probes measured in this process (pct_bw, pct_peak), so
+// ratios come from one run on one (noisy) machine.
+//
+// Weights rotate through enough copies to fill TERN_BENCH_MB (default 512) of
+// memory, so decode numbers are DRAM numbers, not cache numbers, like a real
+// model whose weights never fit in cache.
+//
+// By default a short set runs (the best table, 2B4T shapes, N = 1 and 512, the
+// output matrix, the probes). TERN_BENCH_ALL=1 registers every table x family x
+// shape x N x threads; pick with --benchmark_filter, e.g.
+//   TERN_BENCH_ALL=1 tern_bench --benchmark_filter='^(probe|i2s/avx512vnni/.*N:(1|512)/)'
+#include <benchmark/benchmark.h>
+#include <xmmintrin.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dispatch.h"
+#include "formats.h"
+#include "kernels.h"
+#include "model/bitlinear.h"
+#include "runtime/thread_pool.h"
+#if defined(__x86_64__)
+#include "cpu_features.h"
+#include "x86/x86.h"
+#endif
+
+namespace tern {
+namespace {
+
+using kernels::KernelTable;
+using kernels::TernaryFamily;
+using Clock = std::chrono::steady_clock;
+
+struct Shape {
+    const char* model;
+    int64_t rows, cols;  // out_features, in_features
+};
+
+constexpr Shape kShapes[] = {
+    {"2B4T", 2560, 2560}, {"2B4T", 640, 2560},  {"2B4T", 6912, 2560}, {"2B4T", 2560, 6912},
+    {"3B", 3200, 3200},   {"3B", 8640, 3200},   {"3B", 3200, 8640},   {"8B", 4096, 4096},
+    {"8B", 1024, 4096},   {"8B", 14336, 4096},  {"8B", 4096, 14336},
+};
+
+size_t footprint_bytes() {
+    const char* e = std::getenv("TERN_BENCH_MB");
+    const long mb = e && *e ? std::atol(e) : 512;
+    return size_t(mb > 16 ? mb : 16) << 20;
+}
+
+ThreadPool& pool(int threads) {
+    static std::mutex mu;
+    static std::map<int, std::unique_ptr<ThreadPool>> pools;
+    std::lock_guard<std::mutex> lock(mu);
+    auto& p = pools[threads];
+    if (!p) p = std::make_unique<ThreadPool>(threads);
+    return *p;
+}
+
+uint64_t splitmix(uint64_t& s) {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// ---------------------------------------------------------------- probes
+
+// Sum of 64-bit words over 4 sequential streams (the quarters of the range)
+// with software prefetch: the fastest read pattern we found for one core here
+// (one stream, or 8 streams, read 15-40% slower). Baseline SSE2 code already
+// reads far faster than DRAM delivers, so this measures the memory.
+uint64_t read_sum(const uint64_t* p, size_t n) {
+    constexpr int kS = 4;
+    const size_t q = n / kS;
+    uint64_t s[kS][2] = {};
+    for (size_t i = 0; i + 8 <= q; i += 8)
+        for (int k = 0; k < kS; ++k) {
+            const uint64_t* a = p + size_t(k) * q + i;
+            _mm_prefetch(reinterpret_cast<const char*>(a + 128), _MM_HINT_T0);
+            s[k][0] += a[0] + a[2] + a[4] + a[6];
+            s[k][1] += a[1] + a[3] + a[5] + a[7];
+        }
+    uint64_t r = 0;
+    for (int k = 0; k < kS; ++k) r += s[k][0] + s[k][1];
+    return r;
+}
+
+struct ReadBuffer {
+    AlignedBuffer buf;
+    ReadBuffer() : buf(footprint_bytes()) {
+        uint64_t seed = 1;
+        auto* w = buf.as<uint64_t>();
+        for (size_t i = 0; i < buf.size() / 8; i += 512) w[i] = splitmix(seed);  // touch every page
+    }
+};
+ReadBuffer& read_buffer() {
+    static ReadBuffer b;
+    return b;
+}
+
+// One pass over the buffer split across the pool; bytes / second.
+double read_pass(int threads) {
+    auto& b = read_buffer();
+    const size_t words = b.buf.size() / 8;
+    std::vector<uint64_t> sums(static_cast<size_t>(threads));
+    const auto t0 = Clock::now();
+    pool(threads).parallel_for(int64_t(words), 4096, [&](int th, int64_t lo, int64_t hi) {
+        sums[size_t(th)] = read_sum(b.buf.as<uint64_t>() + lo, size_t(hi - lo));
+    });
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    benchmark::DoNotOptimize(sums);
+    return double(words * 8) / s;
+}
+
+// Best of several passes (bandwidth: noise only ever lowers it).
+double probe_read_bw(int threads) {
+    static std::mutex mu;
+    static std::map<int, double> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(threads); it != cache.end()) return it->second;
+    double best = 0;
+    for (int i = 0; i < 6; ++i) best = std::max(best, read_pass(threads));
+    return cache[threads] = best;
+}
+
+struct PeakProbe {
+    const char* isa;
+    bool (*runs)();
+    int64_t (*probe)(int64_t, int32_t);
+    int64_t (*macs)(int64_t);
+};
+
+std::vector<PeakProbe> peak_probes() {
+    std::vector<PeakProbe> out;
+#if defined(__x86_64__)
+    using namespace kernels;
+    auto has = [](const char* name) {
+        for (const auto& e : available_tables())
+            if (e.runs_here && std::string(e.table->name) == name) return true;
+        return false;
+    };
+    if (has("avx512vnni"))
+        out.push_back({"avx512vnni", [] { return true; }, avx512vnni::int8_peak_probe, avx512vnni::int8_peak_probe_macs});
+    if (has("avx512")) out.push_back({"avx512", [] { return true; }, avx512::int8_peak_probe, avx512::int8_peak_probe_macs});
+    if (has("avxvnni")) out.push_back({"avxvnni", [] { return true; }, avxvnni::int8_peak_probe, avxvnni::int8_peak_probe_macs});
+    if (has("avx2")) out.push_back({"avx2", [] { return true; }, avx2::int8_peak_probe, avx2::int8_peak_probe_macs});
+#endif
+    return out;
+}
+
+// MAC/s of one probe on `threads` threads (each thread runs its own chains).
+double peak_pass(const PeakProbe& p, int threads, int64_t iters) {
+    std::vector<int64_t> sums(static_cast<size_t>(threads));
+    const auto t0 = Clock::now();
+    pool(threads).run_on_all([&](int th) { sums[size_t(th)] = p.probe(iters, th + 1); });
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    benchmark::DoNotOptimize(sums);
+    return double(p.macs(iters)) * threads / s;
+}
+
+double probe_peak(const PeakProbe& p, int threads) {
+    static std::mutex mu;
+    static std::map<std::pair<std::string, int>, double> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    const auto key = std::make_pair(std::string(p.isa), threads);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    double best = 0;
+    for (int i = 0; i < 5; ++i) best = std::max(best, peak_pass(p, threads, 2'000'000));
+    return cache[key] = best;
+}
+
+// The machine's int8 peak: the best probe of any table it runs.
+double machine_peak(int threads) {
+    double best = 0;
+    for (const auto& p : peak_probes()) best = std::max(best, probe_peak(p, threads));
+    return best;
+}
+
+void BM_read_bw(benchmark::State& st, int threads) {
+    double best = 0;
+    for (auto _ : st) best = std::max(best, read_pass(threads));
+    st.counters["GB/s"] = best / 1e9;
+    st.counters["MB"] = double(footprint_bytes() >> 20);
+}
+
+void BM_peak(benchmark::State& st, PeakProbe p, int threads) {
+    double best = 0;
+    for (auto _ : st) best = std::max(best, peak_pass(p, threads, 2'000'000));
+    st.counters["GMAC/s"] = best / 1e9;
+}
+
+// ---------------------------------------------------------------- ternary
+
+const kernels::TernaryMatrix& matrix(const Shape& sh) {
+    static std::mutex mu;
+    static std::map<std::pair<int64_t, int64_t>, std::unique_ptr<kernels::TernaryMatrix>> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    auto& m = cache[{sh.rows, sh.cols}];
+    if (!m) {
+        m = std::make_unique<kernels::TernaryMatrix>(sh.rows, sh.cols, 0.02f);
+        // Random codes in {0, 1, 2} (a byte holds four), 40% zeros like a real
+        // BitNet; the padding columns stay weight 0 (code 1).
+        uint64_t seed = uint64_t(sh.rows * 7919 + sh.cols);
+        for (int64_t r = 0; r < sh.rows; ++r) {
+            uint8_t* row = m->row(r);
+            for (int64_t b = 0; b < sh.cols / 4; ++b) {
+                const uint64_t z = splitmix(seed);
+                uint8_t v = 0;
+                for (int k = 0; k < 4; ++k) {
+                    const uint32_t u = uint32_t(z >> (16 * k)) & 0xffff;
+                    v |= uint8_t((u < 19661 ? 0 : u < 45875 ? 1 : 2) << (2 * k));
+                }
+                row[b] = v;
+            }
+            for (int64_t c = sh.cols / 4 * 4; c < sh.cols; ++c) m->set(r, c, int(splitmix(seed) % 3) - 1);
+        }
+    }
+    return *m;
+}
+
+void BM_ternary(benchmark::State& st, const KernelTable* T, TernaryFamily fam, Shape sh, int64_t n, int threads) {
+    const kernels::TernaryMatrix& m = matrix(sh);
+    const kernels::TernaryKernels& k = T->ternary[int(fam)];
+    std::vector<kernels::PackedTernary> copies;
+    copies.push_back(k.repack(m));
+    const size_t bytes = copies[0].data.size();
+    const size_t n_copies = std::max<size_t>(1, (footprint_bytes() + bytes - 1) / bytes);
+    for (size_t i = 1; i < n_copies; ++i) {
+        kernels::PackedTernary p;
+        p.rows = copies[0].rows;
+        p.cols = copies[0].cols;
+        p.padded_cols = copies[0].padded_cols;
+        p.scale = copies[0].scale;
+        std::memcpy(p.param, copies[0].param, sizeof p.param);
+        p.data = AlignedBuffer(bytes);
+        std::memcpy(p.data.data(), copies[0].data.data(), bytes);
+        copies.push_back(std::move(p));
+    }
+    std::vector<float> x(size_t(n * sh.cols));
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto& v : x) v = nd(rng);
+    BitLinear bl(*T, fam, pool(threads));
+    QuantizedActs acts;
+    bl.quantize(x.data(), n, sh.cols, acts);
+    std::vector<float> y(size_t(n * sh.rows));
+    bl.apply(copies[0], acts, y.data());  // warm-up: buffers sized, pages touched
+
+    size_t i = 0;
+    double secs = 0;
+    for (auto _ : st) {
+        const auto t0 = Clock::now();
+        bl.apply(copies[i++ % n_copies], acts, y.data());
+        secs += std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    benchmark::DoNotOptimize(y.data());
+    const double iters = double(st.iterations());
+    const double gbps = double(bytes) * iters / secs / 1e9, gmacs = double(sh.rows * sh.cols * n) * iters / secs / 1e9;
+    st.counters["GB/s"] = gbps;
+    st.counters["GMAC/s"] = gmacs;
+    st.counters["pct_bw"] = 100.0 * gbps * 1e9 / probe_read_bw(threads);
+    if (const double peak = machine_peak(threads); peak > 0) st.counters["pct_peak"] = 100.0 * gmacs * 1e9 / peak;
+    st.counters["weight_MB"] = double(bytes) / 1e6;
+}
+
+// ---------------------------------------------------------------- output projection
+
+std::vector<uint8_t>& output_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t* row_bytes) {
+    static std::mutex mu;
+    static std::map<int, std::vector<uint8_t>> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    *row_bytes = type == GgmlType::F16 ? cols * 2 : type == GgmlType::Q8_0 ? cols / 32 * 34 : cols / 256 * 210;
+    auto& v = cache[int(type)];
+    if (v.empty()) {
+        cache.clear();  // one at a time: these are hundreds of MB
+        auto& w = cache[int(type)];
+        w.resize(size_t(rows * *row_bytes));
+        uint64_t seed = 42;
+        for (size_t i = 0; i + 8 <= w.size(); i += 8) {
+            uint64_t z = splitmix(seed);
+            if (type == GgmlType::F16) z &= 0xbbffbbffbbffbbffull;  // exponents < 30: finite halves
+            std::memcpy(&w[i], &z, 8);
+        }
+        const int64_t block = type == GgmlType::Q8_0 ? 34 : type == GgmlType::Q6_K ? 210 : 0;
+        const int64_t d_off = type == GgmlType::Q8_0 ? 0 : 208;
+        if (block)
+            for (size_t b = 0; b + size_t(block) <= w.size(); b += size_t(block)) {
+                const uint16_t d = 0x1c00;  // a small finite scale
+                std::memcpy(&w[b + size_t(d_off)], &d, 2);
+            }
+        return w;
+    }
+    return v;
+}
+
+void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads) {
+    const int64_t rows = 128256, cols = 2560;
+    int64_t row_bytes = 0;
+    const auto& w = output_matrix(type, rows, cols, &row_bytes);
+    std::vector<float> x(size_t(n * cols)), y(size_t(n * rows));
+    std::mt19937 rng(4);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto& v : x) v = nd(rng);
+    ThreadPool& p = pool(threads);
+    auto run = [&] {
+        p.parallel_for(rows, 64, [&](int, int64_t r0, int64_t r1) {
+            T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
+        });
+    };
+    run();
+    double secs = 0;
+    for (auto _ : st) {
+        const auto t0 = Clock::now();
+        run();
+        secs += std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    benchmark::DoNotOptimize(y.data());
+    const double gbps = double(w.size()) * double(st.iterations()) / secs / 1e9;
+    st.counters["GB/s"] = gbps;
+    st.counters["pct_bw"] = 100.0 * gbps * 1e9 / probe_read_bw(threads);
+    st.counters["weight_MB"] = double(w.size()) / 1e6;
+}
+
+// ---------------------------------------------------------------- registration
+
+bool all_benchmarks() {
+    const char* e = std::getenv("TERN_BENCH_ALL");
+    return e && *e && std::string(e) != "0";
+}
+
+std::string shape_name(const Shape& s) {
+    return std::string(s.model) + ":" + std::to_string(s.rows) + "x" + std::to_string(s.cols);
+}
+
+int register_all() {
+    const bool all = all_benchmarks();
+    for (int th : {1, 2}) {
+        benchmark::RegisterBenchmark(("probe/read_bw/threads:" + std::to_string(th)).c_str(), BM_read_bw, th)
+            ->UseRealTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+        for (const auto& p : peak_probes())
+            benchmark::RegisterBenchmark(("probe/int8_peak/" + std::string(p.isa) + "/threads:" + std::to_string(th)).c_str(),
+                                         BM_peak, p, th)
+                ->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+    }
+    std::vector<const KernelTable*> tables;
+    for (const auto& e : kernels::available_tables())
+        if (e.runs_here && (all || e.table == &kernels::active_table())) tables.push_back(e.table);
+    for (const KernelTable* T : tables)
+        for (int f = 0; f < kernels::kTernaryFamilies; ++f) {
+            if (!T->ternary[f].matmul) continue;
+            if (!all && f != 0) continue;
+            for (const Shape& sh : kShapes) {
+                if (!all && std::string(sh.model) != "2B4T") continue;
+                for (int64_t n : {1, 16, 128, 512}) {
+                    if (!all && n != 1 && n != 512) continue;
+                    for (int th : {1, 2}) {
+                        const std::string name = std::string(kernels::family_name(TernaryFamily(f))) + "/" + T->name + "/" +
+                                                 shape_name(sh) + "/N:" + std::to_string(n) + "/threads:" + std::to_string(th);
+                        benchmark::RegisterBenchmark(name.c_str(), BM_ternary, T, TernaryFamily(f), sh, n, th)
+                            ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(n == 1 ? 0.3 : 0.5);
+                    }
+                }
+            }
+        }
+    for (const KernelTable* T : tables)
+        for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K})
+            for (int64_t n : {1, 16}) {
+                if (!all && (n != 1 || type == GgmlType::Q6_K)) continue;
+                for (int th : {1, 2}) {
+                    const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
+                                             "/128256x2560/N:" + std::to_string(n) + "/threads:" + std::to_string(th);
+                    benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th)
+                        ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
+                }
+            }
+    return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+}  // namespace tern
