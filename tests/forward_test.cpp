@@ -220,6 +220,20 @@ TEST(Forward, BitnetArchFfnActivationResolution) {
     }
     const HParams over = read_hparams(gguf::File::open(goldens[3].file), {.ffn_act = FfnAct::relu2});
     EXPECT_EQ(over.ffn_act, FfnAct::relu2);
+    // A `bitnet` file with the 128256-token LLaMA-3 vocabulary is 2B4T as
+    // mainline llama.cpp labels it: ReLU².
+    gguf::Writer w;
+    w.set("general.architecture", gguf::Value::str("bitnet"));
+    for (const char* k : {"embedding_length", "feed_forward_length", "block_count"})
+        w.set(std::string("bitnet.") + k, gguf::Value::u32(64));
+    w.set("bitnet.attention.head_count", gguf::Value::u32(4));
+    w.set("bitnet.vocab_size", gguf::Value::u32(128256));
+    const std::string p = test::temp_path("bitnet2b4t.gguf");
+    w.write(p);
+    const HParams b = read_hparams(gguf::File::open(p));
+    EXPECT_EQ(b.ffn_act, FfnAct::relu2);
+    EXPECT_NE(b.ffn_act_reason.find("LLaMA-3"), std::string::npos);
+    std::filesystem::remove(p);
 }
 
 // Copies a model file, letting `edit` change metadata and drop or replace tensors.

@@ -448,6 +448,7 @@ TEST(GgufInfo, BitnetCppStyleFile) {
     EXPECT_NE(out.find("\"F16\": {\n        \"tensors\": 1"), std::string::npos);
     EXPECT_NE(out.find("\"F32\": {\n        \"tensors\": 9"), std::string::npos);
     EXPECT_NE(out.find("\"chosen\": "), std::string::npos);
+    EXPECT_NE(out.find("\"ffn_act\": \"relu2\""), std::string::npos) << out;
     std::string text;
     ASSERT_EQ(test::run_tern("info " + p, &text), 0);
     EXPECT_NE(text.find("architecture:    bitnet-25"), std::string::npos) << text;

@@ -11,6 +11,7 @@
 #include "dispatch.h"
 #include "formats.h"
 #include "gguf/gguf.h"
+#include "model/hparams.h"
 #include "self_test.h"
 #include "tern/error.h"
 
@@ -85,6 +86,15 @@ ordered_json model_json(const gguf::File& f, bool with_tensors) {
         for (const auto& [key, v] : f.metadata())
             if (key.rfind(arch + ".", 0) == 0) hp[key.substr(arch.size() + 1)] = value_to_json(v, 16);
     j["hyperparameters"] = hp;
+    // How tern will run it: the FFN activation settles the `bitnet` ambiguity (SPEC §1).
+    try {
+        const HParams h = read_hparams(f);
+        j["ffn_act"] = ffn_act_name(h.ffn_act);
+        j["ffn_act_reason"] = h.ffn_act_reason;
+    } catch (const Error& e) {
+        j["ffn_act"] = nullptr;
+        j["ffn_act_reason"] = std::string("not runnable: ") + e.what();
+    }
 
     ordered_json tok;
     if (auto model = f.get_optional<std::string>("tokenizer.ggml.model")) {
@@ -160,6 +170,8 @@ void print_text(const ordered_json& m, const ordered_json& cpu) {
             fmt::print("hyper-parameters:\n");
             for (const auto& [k, v] : m["hyperparameters"].items()) fmt::print("  {:<36} {}\n", k, v.dump());
         }
+        fmt::print("ffn activation:  {} ({})\n", m["ffn_act"].is_null() ? "-" : m["ffn_act"].get<std::string>(),
+                   m["ffn_act_reason"].get<std::string>());
         const auto& tok = m["tokenizer"];
         if (tok.is_null()) {
             fmt::print("tokenizer:       none\n");
