@@ -39,9 +39,11 @@ bash tests/arm/run.sh "$jobs" | tee "$logs/arm.txt"
 arm_summary=$(grep -E '^arm: [0-9]+ passed, [0-9]+ failed$' "$logs/arm.txt" | tail -n 1)
 # ---------------------------------------------------------------- arm64 (end)
 
-# ctest prints "100% tests passed, 0 tests failed out of N" per run.
+# ctest prints "100% tests passed, 0 tests failed out of N" per run; the arm
+# step "arm: N passed, M failed". Any failure stopped the script above.
 count() { sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
-total=$(( $(count "$logs/release.txt") + $(count "$logs/asan.txt") ))
-echo "== done in $(( $(date +%s) - start )) s (Release + sanitizer runs of the suite, fuzzing)"
-echo "ctest: $total passed, 0 failed"
-echo "$arm_summary"
+ctest_total=$(( $(count "$logs/release.txt") + $(count "$logs/asan.txt") ))
+arm_total=$(echo "$arm_summary" | sed -n 's/^arm: \([0-9]*\) passed.*/\1/p')
+echo "== done in $(( $(date +%s) - start )) s: GCC Release and Clang ASan+UBSan runs of the suite" \
+  "($ctest_total ctest tests), fuzzing, arm64 under qemu ($arm_total checks)"
+echo "tests: $(( ctest_total + arm_total )) passed, 0 failed"
