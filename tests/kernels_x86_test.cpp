@@ -231,6 +231,9 @@ TEST(KernelsX86, TernaryFamiliesRandomShapes) {
     const std::vector<std::pair<int64_t, int64_t>> shapes = {
         {1, 1},     {7, 100},   {8, 256},   {16, 256},  {17, 257},  {33, 300},  {64, 512},
         {65, 511},  {100, 1000}, {129, 777}, {31, 2560}, {200, 129}, {3, 4096},
+        // Enough tiles that decode spreads several streams over the range
+        // (step > 1) and leaves a remainder.
+        {600, 256}, {1030, 300},
     };
     for (const auto& [rows, cols] : shapes)
         for (int64_t n : {1, 2, 3, 8}) {
