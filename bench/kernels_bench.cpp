@@ -406,7 +406,7 @@ std::vector<uint8_t>& output_matrix(GgmlType type, int64_t rows, int64_t cols, i
     return v;
 }
 
-void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads) {
+void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads, bool spin) {
     const int64_t rows = 128256, cols = 2560;
     int64_t row_bytes = 0;
     const auto& w = output_matrix(type, rows, cols, &row_bytes);
@@ -415,10 +415,14 @@ void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_
     std::normal_distribution<float> nd(0.0f, 1.0f);
     for (auto& v : x) v = nd(rng);
     ThreadPool& p = pool(threads);
+    auto body = [&](int, int64_t r0, int64_t r1) {
+        T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
+    };
     auto run = [&] {
-        p.parallel_for(rows, 64, [&](int, int64_t r0, int64_t r1) {
-            T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
-        });
+        if (spin)
+            spin_pool(threads).parallel_for(rows, 64, body);
+        else
+            p.parallel_for(rows, 64, body);
     };
     run();
     double secs = 0;
@@ -489,17 +493,20 @@ int register_all() {
         for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K})
             for (int64_t n : {1, 16}) {
                 if (!all && (n != 1 || type == GgmlType::Q6_K)) continue;
-                for (int th : {1, 2}) {
-                    const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
-                                             "/128256x2560/N:" + std::to_string(n) + "/threads:" + std::to_string(th);
-                    benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th)
-                        ->UseRealTime()
-                        ->Unit(benchmark::kMillisecond)
-                        ->MinTime(0.5)
-                        ->ComputeStatistics("max", [](const std::vector<double>& v) {
-                            return *std::max_element(v.begin(), v.end());
-                        });
-                }
+                for (int th : {1, 2})
+                    for (bool spin : {false, true}) {
+                        if (spin && th == 1) continue;
+                        const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
+                                                 "/128256x2560/N:" + std::to_string(n) + "/threads:" +
+                                                 std::to_string(th) + (spin ? "/spin" : "");
+                        benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th, spin)
+                            ->UseRealTime()
+                            ->Unit(benchmark::kMillisecond)
+                            ->MinTime(0.5)
+                            ->ComputeStatistics("max", [](const std::vector<double>& v) {
+                                return *std::max_element(v.begin(), v.end());
+                            });
+                    }
             }
     return 0;
 }

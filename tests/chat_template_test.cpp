@@ -24,7 +24,7 @@ const std::vector<ChatMessage> kConversation = {
 
 std::string ids_string(const std::vector<int32_t>& ids) {
     std::string s;
-    for (size_t k = 0; k < ids.size(); ++k) s += (k ? "," : "") + std::to_string(ids[k]);
+    for (size_t k = 0; k < ids.size(); ++k) s.append(k ? "," : "").append(std::to_string(ids[k]));
     return s;
 }
 

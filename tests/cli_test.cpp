@@ -203,7 +203,7 @@ TEST(Cli, PerplexityMatchesReferenceLogits) {
         std::vector<int32_t> chunk(ids.begin() + c * n_ctx, ids.begin() + (c + 1) * n_ctx);
         chunk[0] = 256;  // BOS
         std::string list;
-        for (size_t k = 0; k < chunk.size(); ++k) list += (k ? "," : "") + std::to_string(chunk[k]);
+        for (size_t k = 0; k < chunk.size(); ++k) list.append(k ? "," : "").append(std::to_string(chunk[k]));
         const std::string npy = test::temp_path("ref.npy");
         const std::string cmd = "/usr/bin/python3 " + std::string(TERN_SOURCE_DIR) + "/tools/reference/run.py " +
                                 byte_model() + " --tokens " + list + " --out " + npy + " > /dev/null";

@@ -91,7 +91,7 @@ void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& s, ui
     w.set("general.file_type", Value::u32(40));
     w.set("tokenizer.ggml.model", Value::str("gpt2"));
     std::vector<std::string> tokens;
-    for (int64_t k = 0; k < s.vocab; ++k) tokens.push_back("t" + std::to_string(k));
+    for (int64_t k = 0; k < s.vocab; ++k) tokens.push_back(std::string("t").append(std::to_string(k)));
     w.set("tokenizer.ggml.tokens", Value::strings(tokens));
     w.set("tokenizer.ggml.token_type", Value::i32s(std::vector<int32_t>(size_t(s.vocab), 1)));
     w.set("tokenizer.ggml.merges", Value::strings({"t 0", "t 1"}));

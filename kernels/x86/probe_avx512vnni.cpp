@@ -3,7 +3,9 @@
 // (enough to cover the latency of every x86 core we know), no memory traffic.
 // GCC 12 PR 105593 (see i2s_avx512.cpp).
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "x86.h"

@@ -143,7 +143,7 @@ std::vector<ChatPiece> ChatTemplate::render(const std::vector<ChatMessage>& mess
             // As the models' own templates write a past reply (llama2 puts
             // one space after [/INST]; a reply the model generates carries
             // it in its first token).
-            out.push_back(text(kind_ == ChatTemplateKind::llama2    ? " " + trim(m.content)
+            out.push_back(text(kind_ == ChatTemplateKind::llama2    ? std::string(" ").append(trim(m.content))
                                : kind_ == ChatTemplateKind::falcon3 ? m.content
                                                                     : trim(m.content)));
         } else {
