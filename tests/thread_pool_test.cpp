@@ -1,6 +1,9 @@
 #include "runtime/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -16,24 +19,63 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
         for (int64_t n : {0, 1, 2, 7, 64, 1000, 4097}) {
             for (int64_t grain : {1, 4, 64}) {
                 std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-                std::atomic<int> max_thread{-1};
                 pool.parallel_for(n, grain, [&](int t, int64_t b, int64_t e) {
+                    EXPECT_GE(t, 0);
                     EXPECT_LT(t, threads);
-                    EXPECT_LE(b, e);
+                    EXPECT_LT(b, e);
+                    EXPECT_EQ(b % grain, 0) << "chunks start on a grain boundary";
                     if (e < n) {
-                        EXPECT_EQ((e - b) % grain, 0) << "only the last chunk may be partial";
+                        EXPECT_EQ(e % grain, 0) << "only the last chunk may be partial";
                     }
                     for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
-                    int prev = max_thread.load();
-                    while (t > prev && !max_thread.compare_exchange_weak(prev, t)) {
-                    }
                 });
                 for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "n=" << n << " i=" << i;
-                if (n >= grain * threads) {
-                    EXPECT_EQ(max_thread.load(), threads - 1) << "every thread got work";
-                }
             }
         }
+    }
+}
+
+// The workers really run chunks concurrently with the caller: every chunk
+// blocks until all threads are inside one, which only completes if each
+// thread took one (a pool that ran everything on the caller would time out).
+TEST(ThreadPool, WorkersTakeChunks) {
+    for (int threads : {2, 3, 4}) {
+        ThreadPool pool(threads);
+        for (int rep = 0; rep < 50; ++rep) {
+            std::atomic<int> arrived{0};
+            std::atomic<bool> timed_out{false};
+            std::vector<std::atomic<int>> by_thread(static_cast<size_t>(threads));
+            pool.parallel_for(threads, 1, [&](int t, int64_t b, int64_t e) {
+                by_thread[size_t(t)] += int(e - b);
+                arrived++;
+                const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+                while (arrived.load() < threads) {
+                    if (std::chrono::steady_clock::now() > limit) {
+                        timed_out = true;
+                        break;
+                    }
+                    std::this_thread::yield();
+                }
+            });
+            ASSERT_FALSE(timed_out.load()) << "threads=" << threads << ": a worker never took a chunk";
+            for (int t = 0; t < threads; ++t) EXPECT_EQ(by_thread[size_t(t)].load(), 1) << "thread " << t;
+        }
+    }
+}
+
+// Workers that went to sleep (idle past the spin budget) are woken by the next job.
+TEST(ThreadPool, WakesSleepingWorkers) {
+    ThreadPool pool(3);
+    for (int rep = 0; rep < 3; ++rep) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::atomic<int> arrived{0};
+        std::atomic<bool> timed_out{false};
+        pool.parallel_for(3, 1, [&](int, int64_t, int64_t) {
+            arrived++;
+            const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (arrived.load() < 3 && !(timed_out = std::chrono::steady_clock::now() > limit)) std::this_thread::yield();
+        });
+        ASSERT_FALSE(timed_out.load());
     }
 }
 
@@ -49,20 +91,22 @@ TEST(ThreadPool, ReusedManyTimes) {
 
 TEST(ThreadPool, RunsOnEveryThread) {
     ThreadPool pool(3);
-    std::set<int> seen;
-    std::mutex mu;
-    pool.run_on_all([&](int t) {
-        std::lock_guard<std::mutex> lock(mu);
-        seen.insert(t);
-    });
-    EXPECT_EQ(seen, (std::set<int>{0, 1, 2}));
+    for (int rep = 0; rep < 100; ++rep) {
+        std::multiset<int> seen;
+        std::mutex mu;
+        pool.run_on_all([&](int t) {
+            std::lock_guard<std::mutex> lock(mu);
+            seen.insert(t);
+        });
+        ASSERT_EQ(seen, (std::multiset<int>{0, 1, 2})) << "each thread exactly once";
+    }
 }
 
 TEST(ThreadPool, PropagatesExceptions) {
     ThreadPool pool(3);
     EXPECT_THROW(pool.parallel_for(30, 1,
-                                   [&](int t, int64_t, int64_t) {
-                                       if (t == 2) throw std::runtime_error("boom");
+                                   [&](int, int64_t b, int64_t e) {
+                                       if (b <= 17 && 17 < e) throw std::runtime_error("boom");
                                    }),
                  std::runtime_error);
     // Still usable afterwards.

@@ -1,5 +1,6 @@
 #include "model/bitlinear.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace tern {
@@ -29,24 +30,47 @@ void BitLinear::quantize(const float* x, int64_t n, int64_t cols, QuantizedActs&
 }
 
 void BitLinear::apply(const kernels::PackedTernary& w, const QuantizedActs& a, float* y) const {
-    assert(w.cols == a.cols && w.padded_cols == a.padded_cols);
-    const int64_t n = a.n, rows = w.rows;
-    if (int64_t(acc_.size()) < n * rows) acc_.resize(size_t(n * rows));
-    int32_t* acc = acc_.data();
-    const double beta = w.scale;
-    // Row chunks are multiples of 64: whole kernel tiles (16 rows for x86 I2S,
-    // up to 64 for the lookup-table families), so no tile is split between
-    // threads and computed twice.
-    pool_.parallel_for(rows, 64, [&](int, int64_t r0, int64_t r1) {
-        if (n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols)) {
-            fam_.matmul(w, a.prepared.data(), n, acc, rows, r0, r1);
-        } else {
-            for (int64_t t = 0; t < n; ++t)
-                fam_.matmul(w, a.prepared.data() + t * a.prepared_stride, 1, acc + t * rows, rows, r0, r1);
-        }
-        for (int64_t t = 0; t < n; ++t) {
-            const double k = beta / double(a.scale[size_t(t)]);
-            for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = float(double(acc[t * rows + r]) * k);
+    const Output one{&w, y};
+    apply(std::span<const Output>(&one, 1), a);
+}
+
+void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& a) const {
+    // The matrices share one parallel region (q/k/v, gate/up): one hand-off
+    // to the workers instead of several, and the threads stream weights
+    // without a pause between matrices. Each matrix's rows start on a
+    // multiple of kRowGrain in the combined row space, so no chunk straddles
+    // a tile.
+    const int64_t n = a.n;
+    std::vector<int64_t>& start = starts_;
+    start.assign(outs.size() + 1, 0);
+    int64_t acc_total = 0;
+    for (size_t i = 0; i < outs.size(); ++i) {
+        const kernels::PackedTernary& w = *outs[i].w;
+        assert(w.cols == a.cols && w.padded_cols == a.padded_cols);
+        start[i + 1] = start[i] + round_up(w.rows, kRowGrain);
+        acc_total += n * w.rows;
+    }
+    if (int64_t(acc_.size()) < acc_total) acc_.resize(size_t(acc_total));
+    const bool batched = n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols);
+    pool_.parallel_for(start.back(), kRowGrain, [&](int, int64_t c0, int64_t c1) {
+        int32_t* acc = acc_.data();
+        for (size_t i = 0; i < outs.size(); acc += n * outs[i].w->rows, ++i) {
+            const kernels::PackedTernary& w = *outs[i].w;
+            const int64_t rows = w.rows;
+            const int64_t r0 = std::max<int64_t>(c0 - start[i], 0), r1 = std::min(c1 - start[i], rows);
+            if (r0 >= r1) continue;
+            if (batched) {
+                fam_.matmul(w, a.prepared.data(), n, acc, rows, r0, r1);
+            } else {
+                for (int64_t t = 0; t < n; ++t)
+                    fam_.matmul(w, a.prepared.data() + t * a.prepared_stride, 1, acc + t * rows, rows, r0, r1);
+            }
+            const double beta = w.scale;
+            float* y = outs[i].y;
+            for (int64_t t = 0; t < n; ++t) {
+                const double k = beta / double(a.scale[size_t(t)]);
+                for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = float(double(acc[t * rows + r]) * k);
+            }
         }
     });
 }

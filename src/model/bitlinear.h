@@ -3,6 +3,7 @@
 // apply beta / s once at the end.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "kernels.h"
@@ -31,11 +32,24 @@ public:
     // y: [n, w.rows] floats = (q . W~) * beta / s.
     void apply(const kernels::PackedTernary& w, const QuantizedActs& acts, float* y) const;
 
+    // Several matrices that read the same activations, in one parallel region.
+    struct Output {
+        const kernels::PackedTernary* w;
+        float* y;  // [n, w->rows]
+    };
+    void apply(std::span<const Output> outs, const QuantizedActs& acts) const;
+
+    // Row chunks handed to threads are multiples of this: whole kernel tiles
+    // (16 rows for x86 I2_S, up to 64 for the lookup-table families), so no
+    // tile is split between threads and computed twice.
+    static constexpr int64_t kRowGrain = 64;
+
 private:
     const kernels::KernelTable& table_;
     const kernels::TernaryKernels& fam_;
     ThreadPool& pool_;
-    mutable std::vector<int32_t> acc_;  // [n, rows] exact sums
+    mutable std::vector<int32_t> acc_;     // [n, rows] exact sums, per matrix
+    mutable std::vector<int64_t> starts_;  // each matrix's first row in the combined row space
 };
 
 }  // namespace tern

@@ -138,9 +138,8 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
         // ---- attention
         norm_rows(s.x.data(), L.attn_norm, H, s.h.data());
         bitlinear.quantize(s.h.data(), n, H, s.acts);
-        bitlinear.apply(L.q.w, s.acts, s.q.data());
-        bitlinear.apply(L.k.w, s.acts, s.k.data());
-        bitlinear.apply(L.v.w, s.acts, s.v.data());
+        const BitLinear::Output qkv[] = {{&L.q.w, s.q.data()}, {&L.k.w, s.k.data()}, {&L.v.w, s.v.data()}};
+        bitlinear.apply(qkv, s.acts);
         for (int64_t t = 0; t < n; ++t) {
             if (hp.rope == RopeStyle::neox) {
                 ops::rope_neox(&s.q[size_t(t * H)], nh, D, s.rope, t);
@@ -211,8 +210,8 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
         // ---- feed-forward
         norm_rows(s.x.data(), L.ffn_norm, H, s.h.data());
         bitlinear.quantize(s.h.data(), n, H, s.acts);
-        bitlinear.apply(L.gate.w, s.acts, s.gate.data());
-        bitlinear.apply(L.up.w, s.acts, s.up.data());
+        const BitLinear::Output gate_up[] = {{&L.gate.w, s.gate.data()}, {&L.up.w, s.up.data()}};
+        bitlinear.apply(gate_up, s.acts);
         if (hp.ffn_act == FfnAct::relu2)
             ops::relu2_mul(s.gate.data(), s.up.data(), s.gate.data(), n * I);
         else

@@ -1,44 +1,142 @@
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace tern {
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// How long an idle worker polls for the next job before it sleeps. Decode
+// issues a region every ~20-100 us, so this keeps workers awake through a
+// token; an idle session (waiting for user input) sleeps after it.
+constexpr auto kSpinBudget = std::chrono::microseconds(300);
+// Spinning threads give the core away this often (in polls), so a spinner
+// sharing a core with the thread it waits for does not hold it for a whole
+// time slice.
+constexpr uint32_t kPollsPerYield = 64;
+// Chunks per thread: enough to balance uneven chunks (causal attention) and a
+// late-starting worker, few enough that the shared counter stays cheap.
+constexpr int64_t kChunksPerThread = 4;
+
+}  // namespace
+
+struct ThreadPool::Job {
+    const std::function<void(int, int64_t, int64_t)>* range_fn = nullptr;  // parallel_for
+    const std::function<void(int)>* all_fn = nullptr;                       // run_on_all
+    int64_t n = 0, chunk = 1, n_chunks = 0;
+    std::atomic<int64_t> next{0};   // next unclaimed chunk
+    std::atomic<int> finished{0};   // run_on_all: threads done, the caller's included
+    std::mutex mu;
+    std::exception_ptr error;
+
+    void fail(std::exception_ptr e) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = e;
+    }
+};
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
     for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
 ThreadPool::~ThreadPool() {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        stop_ = true;
-    }
-    start_cv_.notify_all();
+    stop_.store(true, std::memory_order_seq_cst);
+    state_.fetch_add(2, std::memory_order_seq_cst);  // a change every worker sees; stays even
+    state_.notify_all();
     for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::worker(int index) {
-    uint64_t seen = 0;
-    for (;;) {
-        const std::function<void(int)>* job;
-        {
-            std::unique_lock<std::mutex> lock(mu_);
-            start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            job = job_;
-        }
+void ThreadPool::work(Job& job, int index) {
+    if (job.all_fn) {
         try {
-            (*job)(index);
+            (*job.all_fn)(index);
         } catch (...) {
-            std::lock_guard<std::mutex> lock(mu_);
-            if (!error_) error_ = std::current_exception();
+            job.fail(std::current_exception());
         }
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            if (--pending_ == 0) done_cv_.notify_one();
+        job.finished.fetch_add(1, std::memory_order_release);
+        return;
+    }
+    for (int64_t c; (c = job.next.fetch_add(1, std::memory_order_relaxed)) < job.n_chunks;) {
+        const int64_t b = c * job.chunk, e = std::min(job.n, b + job.chunk);
+        try {
+            (*job.range_fn)(index, b, e);
+        } catch (...) {
+            job.fail(std::current_exception());
         }
     }
+}
+
+uint32_t ThreadPool::wait_for_change(uint32_t seen) {
+    const auto start = std::chrono::steady_clock::now();
+    for (uint32_t polls = 1;; ++polls) {
+        const uint32_t s = state_.load(std::memory_order_acquire);
+        if (s != seen) return s;
+        cpu_relax();
+        if (polls % kPollsPerYield == 0) {
+            if (std::chrono::steady_clock::now() - start > kSpinBudget) break;
+            std::this_thread::yield();
+        }
+    }
+    // Sleep. The seq_cst increment pairs with run()'s seq_cst store of state_
+    // and load of sleepers_: either run() sees a sleeper and notifies, or
+    // this thread sees the new state and does not block.
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    uint32_t s;
+    while ((s = state_.load(std::memory_order_seq_cst)) == seen) state_.wait(seen, std::memory_order_seq_cst);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    return s;
+}
+
+void ThreadPool::worker(int index) {
+    uint32_t seen = 0;
+    for (;;) {
+        const uint32_t s = wait_for_change(seen);
+        seen = s;
+        if (stop_.load(std::memory_order_acquire)) return;
+        if ((s & 1) == 0) continue;  // a job was closed before this thread got to it
+        // Enter, then check the job is still open: run() closes the job (a
+        // seq_cst store) before reading busy_, so if this load still sees it
+        // open, run() will wait for this thread to leave.
+        busy_.fetch_add(1, std::memory_order_seq_cst);
+        if (state_.load(std::memory_order_seq_cst) == s) work(*job_, index);
+        busy_.fetch_sub(1, std::memory_order_release);
+    }
+}
+
+void ThreadPool::run(Job& job) {
+    job_ = &job;
+    const uint32_t open = state_.load(std::memory_order_relaxed) + 1;
+    state_.store(open, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) state_.notify_all();
+
+    work(job, 0);
+    auto wait_until = [](auto done) {
+        for (uint32_t polls = 1; !done(); ++polls) {
+            cpu_relax();
+            if (polls % kPollsPerYield == 0) std::this_thread::yield();
+        }
+    };
+    if (job.all_fn)
+        wait_until([&] { return job.finished.load(std::memory_order_acquire) == n_threads_; });
+    // Close: from here no worker enters; wait for those inside (they hold
+    // claimed chunks, or are about to find none left).
+    state_.store(open + 1, std::memory_order_seq_cst);
+    wait_until([&] { return busy_.load(std::memory_order_acquire) == 0; });
+    job_ = nullptr;
+    if (job.error) std::rethrow_exception(job.error);
 }
 
 void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
@@ -46,50 +144,25 @@ void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
         fn(0);
         return;
     }
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        job_ = &fn;
-        pending_ = n_threads_ - 1;
-        error_ = nullptr;
-        ++generation_;
-    }
-    start_cv_.notify_all();
-    std::exception_ptr mine;
-    try {
-        fn(0);
-    } catch (...) {
-        mine = std::current_exception();
-    }
-    std::exception_ptr theirs;
-    {
-        std::unique_lock<std::mutex> lock(mu_);
-        done_cv_.wait(lock, [&] { return pending_ == 0; });
-        job_ = nullptr;
-        theirs = error_;
-        error_ = nullptr;
-    }
-    if (mine) std::rethrow_exception(mine);
-    if (theirs) std::rethrow_exception(theirs);
+    Job job;
+    job.all_fn = &fn;
+    run(job);
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {
     if (n <= 0) return;
     grain = std::max<int64_t>(1, grain);
     const int64_t n_grains = (n + grain - 1) / grain;
-    const int used = int(std::min<int64_t>(n_threads_, n_grains));
-    if (used == 1) {
+    if (n_threads_ == 1 || n_grains == 1) {
         fn(0, 0, n);
         return;
     }
-    run_on_all([&](int t) {
-        if (t >= used) return;
-        // Even split of grains: the first (n_grains % used) threads get one more.
-        const int64_t base = n_grains / used, extra = n_grains % used;
-        const int64_t g0 = t * base + std::min<int64_t>(t, extra);
-        const int64_t g1 = g0 + base + (t < extra ? 1 : 0);
-        const int64_t b = g0 * grain, e = std::min(n, g1 * grain);
-        if (b < e) fn(t, b, e);
-    });
+    Job job;
+    job.range_fn = &fn;
+    job.n = n;
+    job.chunk = std::max<int64_t>(1, n_grains / (n_threads_ * kChunksPerThread)) * grain;
+    job.n_chunks = (n + job.chunk - 1) / job.chunk;
+    run(job);
 }
 
 int default_thread_count() {
