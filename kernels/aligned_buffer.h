@@ -10,18 +10,32 @@
 #include <new>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace tern {
 
 class AlignedBuffer {
 public:
     static constexpr size_t kAlign = 64;
 
+    // Large buffers read with big strides (the KV cache) ask for transparent
+    // huge pages: in a VM every TLB miss is a two-level page walk, and a
+    // stride of a few KB misses on every access with 4 KB pages.
+    enum class Pages { normal, huge };
+    static constexpr size_t kHugePage = size_t(2) << 20;
+
     AlignedBuffer() = default;
-    explicit AlignedBuffer(size_t bytes) : size_(bytes) {
+    explicit AlignedBuffer(size_t bytes, Pages pages = Pages::normal) : size_(bytes) {
         if (bytes == 0) return;
-        size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
-        data_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, rounded));
+        const size_t align = pages == Pages::huge ? kHugePage : kAlign;
+        size_t rounded = (bytes + align - 1) / align * align;
+        data_ = static_cast<uint8_t*>(std::aligned_alloc(align, rounded));
         if (!data_) throw std::bad_alloc();
+#if defined(__linux__)
+        if (pages == Pages::huge) madvise(data_, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
+#endif
         std::memset(data_, 0, rounded);
     }
     AlignedBuffer(const AlignedBuffer&) = delete;

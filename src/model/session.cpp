@@ -14,12 +14,27 @@
 
 namespace tern {
 
+namespace {
+// Tokens per attention task in a batch, and positions per block of the
+// transposed V cache (see Session::attention).
+constexpr int64_t kAttnBlock = 16;
+constexpr int64_t kVBlock = 64;
+}  // namespace
+
 struct Session::State {
     explicit State(int n_threads) : pool(n_threads) {}
     ThreadPool pool;
+    // KV cache, f32 or fp16, so that both attention products are the kernel
+    // table's float_matmul. K is [L, n_ctx, KV]: one row per position (q . k
+    // over positions is a matrix-vector product). V is transposed in blocks
+    // of kVBlock positions, [L, n_ctx / kVBlock, KV, kVBlock]: within a
+    // block, row j holds v[j] of kVBlock consecutive positions, so probs . v
+    // is one product per block, and a token's 640 values land in one 160 KB
+    // block instead of 640 pages.
     bool kv_f16 = false;
-    std::vector<float> k_cache, v_cache;       // [L, n_ctx, KV] when f32
-    std::vector<uint16_t> k_cache16, v_cache16;  // [L, n_ctx, KV] when f16
+    AlignedBuffer k_cache, v_cache;
+    size_t kv_elem = 4;
+    std::vector<float> attn_part;  // [threads, kAttnBlock, head_dim] one V block's contribution
 
     // Activations for up to n_batch tokens.
     std::vector<float> x;      // [n, H]  residual stream
@@ -30,7 +45,7 @@ struct Session::State {
     std::vector<float> gate;   // [n, I]
     std::vector<float> up;     // [n, I]
     std::vector<float> proj;   // [n, H]  output of attn_output / ffn_down
-    std::vector<float> scores; // [threads, n_ctx]
+    std::vector<float> scores; // [threads, kAttnBlock, n_ctx]
     std::vector<int32_t> pos;  // [n]
     QuantizedActs acts;
     ops::RopeTable rope;
@@ -42,15 +57,11 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
     n_batch_ = std::max<int64_t>(1, std::min(opts.n_batch, n_ctx_));
     st_ = std::make_unique<State>(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
     State& s = *st_;
-    const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());
+    const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());  // K
     s.kv_f16 = opts.kv_f16;
-    if (s.kv_f16) {
-        s.k_cache16.resize(cache);
-        s.v_cache16.resize(cache);
-    } else {
-        s.k_cache.resize(cache);
-        s.v_cache.resize(cache);
-    }
+    s.kv_elem = s.kv_f16 ? 2 : 4;
+    s.k_cache = AlignedBuffer(cache * s.kv_elem, AlignedBuffer::Pages::huge);
+    s.v_cache = AlignedBuffer(size_t(hp.n_layer * v_ctx() * hp.kv_dim()) * s.kv_elem, AlignedBuffer::Pages::huge);
     const size_t nb = size_t(n_batch_);
     s.x.resize(nb * size_t(hp.n_embd));
     s.h.resize(nb * size_t(std::max(hp.n_embd, hp.n_ff)));
@@ -61,13 +72,16 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
     s.gate.resize(nb * size_t(hp.n_ff));
     s.up.resize(nb * size_t(hp.n_ff));
     s.proj.resize(nb * size_t(hp.n_embd));
-    s.scores.resize(size_t(s.pool.size()) * size_t(n_ctx_));
+    s.scores.resize(size_t(s.pool.size()) * size_t(kAttnBlock) * size_t(v_ctx()));
+    s.attn_part.resize(size_t(s.pool.size()) * size_t(kAttnBlock * hp.head_dim));
     s.pos.resize(nb);
 }
 
 Session::~Session() = default;
 
 ThreadPool& Session::pool() { return st_->pool; }
+
+int64_t Session::v_ctx() const { return (n_ctx_ + kVBlock - 1) / kVBlock * kVBlock; }
 
 void Session::truncate(int64_t n) {
     if (n < 0 || n > n_past_) throw Error("Session::truncate: position " + std::to_string(n) + " is past n_past");
@@ -103,6 +117,84 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits) {
     }
 }
 
+// Appends this batch's k (rotated) and v to layer l's cache.
+void Session::store_kv(int64_t l, int64_t n) {
+    State& s = *st_;
+    const int64_t KV = model_.hparams().kv_dim();
+    const size_t e = s.kv_elem;
+    uint8_t* kc = s.k_cache.data() + size_t(l * n_ctx_ * KV) * e;
+    uint8_t* vc = s.v_cache.data() + size_t(l * v_ctx() * KV) * e;
+    auto put = [&](uint8_t* dst, float v) {
+        if (s.kv_f16) {
+            const uint16_t h = f32_to_fp16(v);
+            std::memcpy(dst, &h, 2);
+        } else {
+            std::memcpy(dst, &v, 4);
+        }
+    };
+    for (int64_t t = 0; t < n; ++t) {
+        const int64_t p = n_past_ + t;
+        uint8_t* vblock = vc + size_t((p / kVBlock) * KV * kVBlock + p % kVBlock) * e;
+        for (int64_t j = 0; j < KV; ++j) {
+            put(kc + size_t(p * KV + j) * e, s.k[size_t(t * KV + j)]);
+            put(vblock + size_t(j * kVBlock) * e, s.v[size_t(t * KV + j)]);
+        }
+    }
+}
+
+// Causal attention for the n tokens of this batch over layer l's cache. One
+// task is (head, block of up to kAttnBlock tokens): scores = K q for every
+// token of the block at once (each K row read once for the block), a softmax
+// per token over its own positions (later ones zeroed), then out = sum over
+// V blocks of V_block^T p. Both products are the table's float_matmul, so
+// every table computes the same bits, and V blocks are fixed positions, so a
+// token's result does not depend on how the prompt was batched (a block of
+// tokens reads a few positions past its first tokens' last, whose
+// probabilities are exactly zero).
+void Session::attention(int64_t l, int64_t n) {
+    State& s = *st_;
+    const HParams& hp = model_.hparams();
+    const kernels::KernelTable& T = *model_.weights().table;
+    const int64_t H = hp.n_embd, KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group = hp.gqa_group();
+    const size_t e = s.kv_elem;
+    const GgmlType type = s.kv_f16 ? GgmlType::F16 : GgmlType::F32;
+    const uint8_t* kc = s.k_cache.data() + size_t(l * n_ctx_ * KV) * e;
+    const uint8_t* vc = s.v_cache.data() + size_t(l * v_ctx() * KV) * e;
+    const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
+    const int64_t blocks = (n + kAttnBlock - 1) / kAttnBlock;
+    const int64_t sc_stride = v_ctx();
+    s.pool.parallel_for(nh * blocks, 1, [&](int thread, int64_t b, int64_t end) {
+        float* sc = &s.scores[size_t(thread) * size_t(kAttnBlock * sc_stride)];
+        float* part = &s.attn_part[size_t(thread) * size_t(kAttnBlock * D)];
+        for (int64_t task = b; task < end; ++task) {
+            const int64_t j = task / blocks, t0 = (task % blocks) * kAttnBlock, m = std::min(kAttnBlock, n - t0);
+            const int64_t g = j / group;
+            const int64_t n_keys = n_past_ + t0 + m;  // the block's last token sees all of these
+            T.float_matmul(type, kc + size_t(g * D) * e, KV * int64_t(e), D, &s.q[size_t(t0 * H + j * D)], m, H, sc,
+                           sc_stride, 0, n_keys);
+            for (int64_t i = 0; i < m; ++i) {
+                float* row = sc + i * sc_stride;
+                const int64_t own = n_past_ + t0 + i + 1;
+                for (int64_t p = 0; p < own; ++p) row[p] *= inv_sqrt_d;
+                ops::softmax(row, own);
+                std::fill(row + own, row + n_keys, 0.0f);
+            }
+            float* out = &s.att[size_t(t0 * H + j * D)];
+            for (int64_t p0 = 0; p0 < n_keys; p0 += kVBlock) {
+                const uint8_t* vb = vc + size_t((p0 / kVBlock) * KV * kVBlock + g * D * kVBlock) * e;
+                const int64_t cols = std::min(kVBlock, n_keys - p0);
+                if (p0 == 0) {
+                    T.float_matmul(type, vb, kVBlock * int64_t(e), cols, sc, m, sc_stride, out, H, 0, D);
+                    continue;
+                }
+                T.float_matmul(type, vb, kVBlock * int64_t(e), cols, sc + p0, m, sc_stride, part, D, 0, D);
+                for (int64_t i = 0; i < m; ++i)
+                    for (int64_t d = 0; d < D; ++d) out[i * H + d] += part[i * D + d];
+            }
+        }
+    });
+}
+
 // Runs n tokens at positions n_past_ .. n_past_ + n - 1 and advances n_past_.
 // With want_logits, writes [n, V] logits when logits_out holds n rows (all
 // logits) or only the last token's row otherwise.
@@ -111,7 +203,7 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
     const HParams& hp = w.hp;
     State& s = *st_;
     const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim(), D = hp.head_dim;
-    const int64_t nh = hp.n_head, group = hp.gqa_group();
+    const int64_t nh = hp.n_head;
     const float eps = hp.rms_eps;
     BitLinear bitlinear(*w.table, w.family, s.pool);
 
@@ -149,55 +241,8 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
                 ops::rope_norm(&s.k[size_t(t * KV)], hp.n_head_kv, D, s.rope, t);
             }
         }
-        // The cache keeps rotated k.
-        const size_t layer_off = size_t(l * n_ctx_ * KV);
-        for (int64_t t = 0; t < n; ++t) {
-            const size_t at = layer_off + size_t((n_past_ + t) * KV);
-            if (s.kv_f16) {
-                for (int64_t j = 0; j < KV; ++j) {
-                    s.k_cache16[at + size_t(j)] = f32_to_fp16(s.k[size_t(t * KV + j)]);
-                    s.v_cache16[at + size_t(j)] = f32_to_fp16(s.v[size_t(t * KV + j)]);
-                }
-            } else {
-                std::memcpy(&s.k_cache[at], &s.k[size_t(t * KV)], size_t(KV) * sizeof(float));
-                std::memcpy(&s.v_cache[at], &s.v[size_t(t * KV)], size_t(KV) * sizeof(float));
-            }
-        }
-        // Causal attention, one (token, head) pair per task.
-        const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
-        s.pool.parallel_for(n * nh, 1, [&](int thread, int64_t b, int64_t e) {
-            float* sc = &s.scores[size_t(thread) * size_t(n_ctx_)];
-            std::vector<float> kv_row(s.kv_f16 ? size_t(D) : 0);
-            for (int64_t task = b; task < e; ++task) {
-                const int64_t t = task / nh, j = task % nh, g = j / group;
-                const int64_t n_keys = n_past_ + t + 1;
-                const float* qv = &s.q[size_t(t * H + j * D)];
-                for (int64_t p = 0; p < n_keys; ++p) {
-                    const size_t at = layer_off + size_t(p * KV + g * D);
-                    const float* kp;
-                    if (s.kv_f16) {
-                        for (int64_t d = 0; d < D; ++d) kv_row[size_t(d)] = fp16_to_f32(s.k_cache16[at + size_t(d)]);
-                        kp = kv_row.data();
-                    } else {
-                        kp = &s.k_cache[at];
-                    }
-                    sc[p] = ops::dot(qv, kp, D) * inv_sqrt_d;
-                }
-                ops::softmax(sc, n_keys);
-                float* out = &s.att[size_t(t * H + j * D)];
-                std::fill(out, out + D, 0.0f);
-                for (int64_t p = 0; p < n_keys; ++p) {
-                    const size_t at = layer_off + size_t(p * KV + g * D);
-                    const float a = sc[p];
-                    if (s.kv_f16) {
-                        for (int64_t d = 0; d < D; ++d) out[d] += a * fp16_to_f32(s.v_cache16[at + size_t(d)]);
-                    } else {
-                        const float* vp = &s.v_cache[at];
-                        for (int64_t d = 0; d < D; ++d) out[d] += a * vp[d];
-                    }
-                }
-            }
-        });
+        store_kv(l, n);
+        attention(l, n);
         const float* att_in = s.att.data();
         if (hp.sub_norms) {
             norm_rows(s.att.data(), L.attn_sub_norm, H, s.h.data());
