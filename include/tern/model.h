@@ -95,7 +95,7 @@ public:
 private:
     struct State;
     void forward(const int32_t* tokens, int64_t n, bool want_logits, float* logits_out);
-    void store_kv(int64_t layer, int64_t n);
+    void store_kv(int64_t layer, int64_t token);
     void attention(int64_t layer, int64_t n);
     int64_t v_ctx() const;  // n_ctx rounded up to whole V-cache blocks
 

@@ -12,6 +12,11 @@ void ensure(AlignedBuffer& b, size_t bytes) {
 }  // namespace
 
 void BitLinear::quantize(const float* x, int64_t n, int64_t cols, QuantizedActs& a) const {
+    quantize(n, cols, a, [&](int64_t t) { return x + t * cols; });
+}
+
+void BitLinear::quantize(int64_t n, int64_t cols, QuantizedActs& a,
+                         const std::function<const float*(int64_t)>& row) const {
     a.n = n;
     a.cols = cols;
     a.padded_cols = round_up(cols, kTernaryColAlign);
@@ -21,11 +26,11 @@ void BitLinear::quantize(const float* x, int64_t n, int64_t cols, QuantizedActs&
     ensure(a.prepared, size_t(n * a.prepared_stride));
     // Tokens are independent: split them over the threads.
     pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
-        table_.quantize_rows(x + b * cols, e - b, cols, cols, a.q.as<int8_t>() + b * a.padded_cols, a.padded_cols,
-                             a.scale.data() + b);
-        for (int64_t t = b; t < e; ++t)
-            fam_.prepare(a.q.as<int8_t>() + t * a.padded_cols, 1, a.padded_cols, a.padded_cols,
-                         a.prepared.data() + t * a.prepared_stride);
+        for (int64_t t = b; t < e; ++t) {
+            int8_t* q = a.q.as<int8_t>() + t * a.padded_cols;
+            table_.quantize_rows(row(t), 1, cols, cols, q, a.padded_cols, a.scale.data() + t);
+            fam_.prepare(q, 1, a.padded_cols, a.padded_cols, a.prepared.data() + t * a.prepared_stride);
+        }
     });
 }
 

@@ -3,6 +3,7 @@
 // apply beta / s once at the end.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -28,6 +29,11 @@ public:
 
     // x: [n, cols] floats -> acts (buffers reused when large enough).
     void quantize(const float* x, int64_t n, int64_t cols, QuantizedActs& acts) const;
+
+    // The same for rows produced by row(t) (a pointer to `cols` floats),
+    // called once per token on the thread that quantizes that token, so the
+    // per-token work that produces a row runs in the same parallel region.
+    void quantize(int64_t n, int64_t cols, QuantizedActs& acts, const std::function<const float*(int64_t)>& row) const;
 
     // y: [n, w.rows] floats = (q . W~) * beta / s.
     void apply(const kernels::PackedTernary& w, const QuantizedActs& acts, float* y) const;

@@ -117,28 +117,25 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits) {
     }
 }
 
-// Appends this batch's k (rotated) and v to layer l's cache.
-void Session::store_kv(int64_t l, int64_t n) {
+// Writes token t of this batch's k (rotated) and v into layer l's cache.
+void Session::store_kv(int64_t l, int64_t t) {
     State& s = *st_;
     const int64_t KV = model_.hparams().kv_dim();
     const size_t e = s.kv_elem;
-    uint8_t* kc = s.k_cache.data() + size_t(l * n_ctx_ * KV) * e;
-    uint8_t* vc = s.v_cache.data() + size_t(l * v_ctx() * KV) * e;
-    auto put = [&](uint8_t* dst, float v) {
-        if (s.kv_f16) {
-            const uint16_t h = f32_to_fp16(v);
-            std::memcpy(dst, &h, 2);
-        } else {
-            std::memcpy(dst, &v, 4);
-        }
-    };
-    for (int64_t t = 0; t < n; ++t) {
-        const int64_t p = n_past_ + t;
-        uint8_t* vblock = vc + size_t((p / kVBlock) * KV * kVBlock + p % kVBlock) * e;
+    const int64_t p = n_past_ + t;
+    uint8_t* krow = s.k_cache.data() + size_t((l * n_ctx_ + p) * KV) * e;
+    uint8_t* vblock = s.v_cache.data() + size_t(l * v_ctx() * KV + (p / kVBlock) * KV * kVBlock + p % kVBlock) * e;
+    const float* k = &s.k[size_t(t * KV)];
+    const float* v = &s.v[size_t(t * KV)];
+    if (s.kv_f16) {
         for (int64_t j = 0; j < KV; ++j) {
-            put(kc + size_t(p * KV + j) * e, s.k[size_t(t * KV + j)]);
-            put(vblock + size_t(j * kVBlock) * e, s.v[size_t(t * KV + j)]);
+            const uint16_t hk = f32_to_fp16(k[j]), hv = f32_to_fp16(v[j]);
+            std::memcpy(krow + 2 * j, &hk, 2);
+            std::memcpy(vblock + size_t(j * kVBlock) * 2, &hv, 2);
         }
+    } else {
+        std::memcpy(krow, k, size_t(KV) * 4);
+        for (int64_t j = 0; j < KV; ++j) std::memcpy(vblock + size_t(j * kVBlock) * 4, &v[j], 4);
     }
 }
 
@@ -215,67 +212,78 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
         w.table->dequantize_row(w.tok_embd.type, w.tok_embd.data + int64_t(tokens[t]) * w.tok_embd.row_bytes,
                                 &s.x[size_t(t * H)], H);
 
-    auto norm_rows = [&](const float* in, const std::vector<float>& gain, int64_t dim, float* out) {
-        s.pool.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
-            for (int64_t t = b; t < e; ++t) ops::rmsnorm(in + t * dim, gain.data(), dim, eps, out + t * dim);
-        });
+    // Per-token work between matrix products (residual add, RMSNorm, the FFN
+    // activation) runs inside BitLinear::quantize's parallel region, one
+    // token at a time, so it is spread over the threads with no extra
+    // hand-off. The FFN's output is added to x at the start of the next layer.
+    auto norm_into_h = [&](const float* in, const std::vector<float>& gain, int64_t dim, int64_t t) -> const float* {
+        float* out = &s.h[size_t(t * dim)];
+        ops::rmsnorm(in + t * dim, gain.data(), dim, eps, out);
+        return out;
     };
-    auto add_into_x = [&](const float* y) {
-        for (int64_t j = 0; j < n * H; ++j) s.x[size_t(j)] += y[j];
+    auto add_proj_to_x = [&](int64_t t) {
+        float* x = &s.x[size_t(t * H)];
+        const float* y = &s.proj[size_t(t * H)];
+        for (int64_t j = 0; j < H; ++j) x[j] += y[j];
     };
 
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const Layer& L = w.layers[size_t(l)];
 
         // ---- attention
-        norm_rows(s.x.data(), L.attn_norm, H, s.h.data());
-        bitlinear.quantize(s.h.data(), n, H, s.acts);
+        bitlinear.quantize(n, H, s.acts, [&](int64_t t) {
+            if (l > 0) add_proj_to_x(t);
+            return norm_into_h(s.x.data(), L.attn_norm, H, t);
+        });
         const BitLinear::Output qkv[] = {{&L.q.w, s.q.data()}, {&L.k.w, s.k.data()}, {&L.v.w, s.v.data()}};
         bitlinear.apply(qkv, s.acts);
-        for (int64_t t = 0; t < n; ++t) {
-            if (hp.rope == RopeStyle::neox) {
-                ops::rope_neox(&s.q[size_t(t * H)], nh, D, s.rope, t);
-                ops::rope_neox(&s.k[size_t(t * KV)], hp.n_head_kv, D, s.rope, t);
-            } else {
-                ops::rope_norm(&s.q[size_t(t * H)], nh, D, s.rope, t);
-                ops::rope_norm(&s.k[size_t(t * KV)], hp.n_head_kv, D, s.rope, t);
+        s.pool.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+                if (hp.rope == RopeStyle::neox) {
+                    ops::rope_neox(&s.q[size_t(t * H)], nh, D, s.rope, t);
+                    ops::rope_neox(&s.k[size_t(t * KV)], hp.n_head_kv, D, s.rope, t);
+                } else {
+                    ops::rope_norm(&s.q[size_t(t * H)], nh, D, s.rope, t);
+                    ops::rope_norm(&s.k[size_t(t * KV)], hp.n_head_kv, D, s.rope, t);
+                }
+                store_kv(l, t);
             }
-        }
-        store_kv(l, n);
+        });
         attention(l, n);
-        const float* att_in = s.att.data();
-        if (hp.sub_norms) {
-            norm_rows(s.att.data(), L.attn_sub_norm, H, s.h.data());
-            att_in = s.h.data();
-        }
-        bitlinear.quantize(att_in, n, H, s.acts);
+        bitlinear.quantize(n, H, s.acts, [&](int64_t t) {
+            return hp.sub_norms ? norm_into_h(s.att.data(), L.attn_sub_norm, H, t) : &s.att[size_t(t * H)];
+        });
         bitlinear.apply(L.o.w, s.acts, s.proj.data());
-        add_into_x(s.proj.data());
 
         // ---- feed-forward
-        norm_rows(s.x.data(), L.ffn_norm, H, s.h.data());
-        bitlinear.quantize(s.h.data(), n, H, s.acts);
+        bitlinear.quantize(n, H, s.acts, [&](int64_t t) {
+            add_proj_to_x(t);
+            return norm_into_h(s.x.data(), L.ffn_norm, H, t);
+        });
         const BitLinear::Output gate_up[] = {{&L.gate.w, s.gate.data()}, {&L.up.w, s.up.data()}};
         bitlinear.apply(gate_up, s.acts);
-        if (hp.ffn_act == FfnAct::relu2)
-            ops::relu2_mul(s.gate.data(), s.up.data(), s.gate.data(), n * I);
-        else
-            ops::silu_mul(s.gate.data(), s.up.data(), s.gate.data(), n * I);
-        const float* ffn_in = s.gate.data();
-        if (hp.sub_norms) {
-            norm_rows(s.gate.data(), L.ffn_sub_norm, I, s.h.data());
-            ffn_in = s.h.data();
-        }
-        bitlinear.quantize(ffn_in, n, I, s.acts);
+        bitlinear.quantize(n, I, s.acts, [&](int64_t t) {
+            float* g = &s.gate[size_t(t * I)];
+            if (hp.ffn_act == FfnAct::relu2)
+                ops::relu2_mul(g, &s.up[size_t(t * I)], g, I);
+            else
+                ops::silu_mul(g, &s.up[size_t(t * I)], g, I);
+            return hp.sub_norms ? norm_into_h(s.gate.data(), L.ffn_sub_norm, I, t) : g;
+        });
         bitlinear.apply(L.down.w, s.acts, s.proj.data());
-        add_into_x(s.proj.data());
     }
 
     if (want_logits) {
-        // Final norm, then the full-precision output projection (never quantized).
-        norm_rows(s.x.data(), w.output_norm, H, s.h.data());
+        // The last FFN output, the final norm, then the full-precision output
+        // projection (never quantized), for the tokens whose logits are kept.
         const bool all = logits_out != nullptr && n_logits_ > 1;
         const int64_t first = all ? 0 : n - 1, count = all ? n : 1;
+        s.pool.parallel_for(count, 1, [&](int, int64_t b, int64_t e) {
+            for (int64_t t = first + b; t < first + e; ++t) {
+                add_proj_to_x(t);
+                norm_into_h(s.x.data(), w.output_norm, H, t);
+            }
+        });
         const FloatMatrix& out = w.output;
         s.pool.parallel_for(hp.n_vocab, 64, [&](int, int64_t r0, int64_t r1) {
             w.table->float_matmul(out.type, out.data, out.row_bytes, H, s.h.data() + first * H, count, H, logits_out,

@@ -2,14 +2,23 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace tern::ops {
 
 void rmsnorm(const float* x, const float* w, int64_t dim, float eps, float* out) {
-    double ss = 0.0;  // double: no cancellation worries for dims in the thousands
-    for (int64_t j = 0; j < dim; ++j) ss += double(x[j]) * double(x[j]);
+    // Sum of squares in double (no cancellation worries for dims in the
+    // thousands), over eight fixed partial sums so the compiler vectorises it
+    // without -ffast-math and the result does not depend on the build.
+    double acc[8] = {};
+    int64_t j = 0;
+    for (; j + 8 <= dim; j += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += double(x[j + k]) * double(x[j + k]);
+    double ss = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; j < dim; ++j) ss += double(x[j]) * double(x[j]);
     const float inv = float(1.0 / std::sqrt(ss / double(dim) + double(eps)));
-    for (int64_t j = 0; j < dim; ++j) out[j] = w[j] * (x[j] * inv);
+    for (j = 0; j < dim; ++j) out[j] = w[j] * (x[j] * inv);
 }
 
 void RopeTable::build(const int32_t* positions, int64_t n_pos, int64_t head_dim, float theta) {
@@ -54,16 +63,52 @@ void rope_norm(float* x, int64_t n_heads, int64_t head_dim, const RopeTable& rt,
     }
 }
 
+namespace {
+
+// e^x for x <= 0, relative error below 3e-7: x = k ln2 + r (Cody-Waite,
+// |r| <= ln2/2), e^r by its degree-6 Taylor polynomial, 2^k by building the
+// exponent bits. Branch-free, so the softmax loop vectorises; libm's expf is
+// a call per element and takes a slow errno path on underflow, which long
+// contexts hit constantly. Below -87 the result is clamped to ~1.6e-38 (not
+// 0): nothing a softmax sum can notice. The clamp compares the bits as
+// unsigned (for x <= 0, a larger magnitude is a larger pattern): a float
+// compare would keep GCC from vectorising under -ftrapping-math.
+inline float exp_nonpositive(float x) {
+    uint32_t xb;
+    std::memcpy(&xb, &x, 4);
+    xb = xb > 0xC2AE0000u ? 0xC2AE0000u : xb;  // 0xC2AE0000 = -87.0f
+    std::memcpy(&x, &xb, 4);
+    const float t = x * 1.44269504088896341f;
+    const int32_t k = -int32_t(0.5f - t);  // round(t): 0.5 - t > 0, so the cast floors it
+    const float kf = float(k);
+    const float r = (x - kf * 0.693145751953125f) - kf * 1.428606765330187045e-06f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = (k + 127) << 23;  // 2^k, k in [-126, 0]
+    float scale;
+    std::memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+}  // namespace
+
 void softmax(float* x, int64_t n) {
     if (n <= 0) return;
     const float mx = *std::max_element(x, x + n);
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; ++j) {
-        x[j] = std::exp(x[j] - mx);
-        sum += x[j];
-    }
+    for (int64_t j = 0; j < n; ++j) x[j] = exp_nonpositive(x[j] - mx);
+    double acc[4] = {};
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (int k = 0; k < 4; ++k) acc[k] += double(x[j + k]);
+    double sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (; j < n; ++j) sum += double(x[j]);
     const float inv = float(1.0 / sum);
-    for (int64_t j = 0; j < n; ++j) x[j] *= inv;
+    for (j = 0; j < n; ++j) x[j] *= inv;
 }
 
 void relu2_mul(const float* gate, const float* up, float* out, int64_t n) {
