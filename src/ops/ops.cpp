@@ -113,7 +113,13 @@ void softmax(float* x, int64_t n) {
 
 void relu2_mul(const float* gate, const float* up, float* out, int64_t n) {
     for (int64_t j = 0; j < n; ++j) {
-        const float r = gate[j] > 0.0f ? gate[j] : 0.0f;
+        // max(g, 0) by clearing negative values through their sign bit: a
+        // float compare would keep GCC from vectorising (-ftrapping-math).
+        uint32_t b;
+        std::memcpy(&b, &gate[j], 4);
+        b &= ~uint32_t(int32_t(b) >> 31);
+        float r;
+        std::memcpy(&r, &b, 4);
         out[j] = r * r * up[j];
     }
 }
