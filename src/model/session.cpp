@@ -60,8 +60,8 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
     const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());  // K
     s.kv_f16 = opts.kv_f16;
     s.kv_elem = s.kv_f16 ? 2 : 4;
-    s.k_cache = AlignedBuffer(cache * s.kv_elem, AlignedBuffer::Pages::huge);
-    s.v_cache = AlignedBuffer(size_t(hp.n_layer * v_ctx() * hp.kv_dim()) * s.kv_elem, AlignedBuffer::Pages::huge);
+    s.k_cache = AlignedBuffer(cache * s.kv_elem);
+    s.v_cache = AlignedBuffer(size_t(hp.n_layer * v_ctx() * hp.kv_dim()) * s.kv_elem);
     const size_t nb = size_t(n_batch_);
     s.x.resize(nb * size_t(hp.n_embd));
     s.h.resize(nb * size_t(std::max(hp.n_embd, hp.n_ff)));

@@ -1,5 +1,6 @@
 // A loaded model's weights: ternary linears repacked for the active kernel
-// table, norms as f32, full-precision embedding/output left in the mapping.
+// table, norms as f32, the full-precision embedding left in the mapping
+// (the output matrix is copied to huge pages when large, see load.cpp).
 #pragma once
 
 #include <string>
@@ -44,6 +45,7 @@ struct ModelWeights {
     uint32_t linear_type = 0;  // GGML type of the first linear in the file
     FloatMatrix tok_embd;      // [V, H]
     FloatMatrix output;        // [V, H]: output.weight, or token_embd when tied
+    AlignedBuffer output_copy; // the output matrix's bytes when copied out of the mapping (load.cpp)
     std::vector<float> output_norm;
     std::vector<Layer> layers;
     int64_t n_params = 0;
