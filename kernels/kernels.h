@@ -85,7 +85,23 @@ struct KernelTable {
                          int64_t row_end) = nullptr;
     // One row of such a matrix to f32 (embedding lookup).
     void (*dequantize_row)(GgmlType type, const uint8_t* src, float* dst, int64_t cols) = nullptr;
+
+    // Attention (kernels/attention.inc: one source for every table, so the
+    // same bits everywhere). Each output is one sum in index order from +0.0f.
+    // Scores of n tokens against one block of keys stored transposed, row d
+    // holding dimension d of kAttnKeyBlock consecutive keys:
+    //   s[t * s_stride + p] = sum_{d < D} q[t * q_stride + d] * kt[d * kAttnKeyBlock + p],  p < keys <= kAttnKeyBlock.
+    void (*attn_scores)(const float* q, int64_t n, int64_t q_stride, int64_t D, const float* kt, int64_t keys,
+                        float* s, int64_t s_stride) = nullptr;
+    // Probability-weighted values, keys one row each:
+    //   out[t * o_stride + d] = (accumulate ? out[t * o_stride + d] : 0) + sum_{p < keys} a[t * a_stride + p] * v[p * v_stride + d].
+    // (Calls over consecutive key ranges with accumulate continue one sum.)
+    void (*attn_values)(const float* a, int64_t n, int64_t a_stride, const float* v, int64_t v_stride, int64_t keys,
+                        int64_t D, float* out, int64_t o_stride, bool accumulate) = nullptr;
 };
+
+// Keys per block of the transposed key layout attn_scores reads.
+inline constexpr int64_t kAttnKeyBlock = 64;
 
 // Every table this binary carries, best first; each ISA file exports one.
 const KernelTable* table_ref();

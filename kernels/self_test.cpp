@@ -142,6 +142,23 @@ std::string test_float(const KernelTable& T, std::mt19937& rng, bool dequant) {
     return "";
 }
 
+std::string test_attention(const KernelTable& T, std::mt19937& rng) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int64_t D = 128, n = 3, keys = 50, B = kAttnKeyBlock;
+    std::vector<float> q(size_t(n * D)), kt(size_t(D * B)), v(size_t(keys * D)), p(size_t(n * keys));
+    for (auto* vec : {&q, &kt, &v, &p})
+        for (auto& x : *vec) x = nd(rng);
+    std::vector<float> a(size_t(n * B), NAN), b = a;
+    ref::attn_scores(q.data(), n, D, D, kt.data(), keys, a.data(), B);
+    T.attn_scores(q.data(), n, D, D, kt.data(), keys, b.data(), B);
+    if (std::memcmp(a.data(), b.data(), a.size() * 4) != 0) return "scores differ";
+    std::vector<float> c(size_t(n * D), NAN), d = c;
+    ref::attn_values(p.data(), n, keys, v.data(), D, keys, D, c.data(), D, false);
+    T.attn_values(p.data(), n, keys, v.data(), D, keys, D, d.data(), D, false);
+    if (std::memcmp(c.data(), d.data(), c.size() * 4) != 0) return "values differ";
+    return "";
+}
+
 }  // namespace
 
 std::vector<SelfTestResult> self_test(const KernelTable& table, uint64_t seed) {
@@ -171,6 +188,7 @@ std::vector<SelfTestResult> self_test(const KernelTable& table, uint64_t seed) {
     }
     record("float_matmul", table.float_matmul != nullptr, [&] { return test_float(table, rng, false); });
     record("dequantize_row", table.dequantize_row != nullptr, [&] { return test_float(table, rng, true); });
+    record("attention", table.attn_scores && table.attn_values, [&] { return test_attention(table, rng); });
     return out;
 }
 

@@ -39,6 +39,12 @@ namespace {
 
 constexpr int32_t kSentinel = int32_t(0x7eadbeef);
 
+uint32_t bits_of(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b;
+}
+
 // The SIMD tables this machine runs (everything but ref).
 std::vector<const KernelTable*> simd_tables() {
     std::vector<const KernelTable*> out;
@@ -446,6 +452,85 @@ TEST(KernelsX86, FloatMatmulAndDequantizeEqualRef) {
                 }
             }
     }
+}
+
+// The attention kernels: ref equals the contract's sums written out here
+// (index order from +0.0f, product then add), and every table equals ref bit
+// for bit, on ragged key counts, head sizes that are not multiples of the key
+// block, strides and accumulation; untouched outputs stay NaN.
+TEST(KernelsX86, AttentionKernelsEqualRef) {
+    std::mt19937 rng(41);
+    std::normal_distribution<float> nd(0.0f, 1.5f);
+    auto randv = [&](size_t count) {
+        std::vector<float> v(count);
+        for (auto& x : v) x = nd(rng);
+        return v;
+    };
+    constexpr int64_t B = kAttnKeyBlock;
+    for (int64_t D : {64, 80, 128})
+        for (int64_t n : {1, 2, 3, 16}) {
+            // Scores against one transposed key block.
+            const int64_t q_stride = D + 5, s_stride = B + 3;
+            const auto q = randv(size_t(n * q_stride)), kt = randv(size_t(D * B));
+            for (int64_t keys : {1, 5, 63, 64}) {
+                std::vector<float> want(size_t(n * s_stride), std::nanf("")), got = want;
+                ref::attn_scores(q.data(), n, q_stride, D, kt.data(), keys, want.data(), s_stride);
+                for (int64_t t = 0; t < n; ++t)
+                    for (int64_t p = 0; p < s_stride; ++p) {
+                        float sum = 0.0f;
+                        for (int64_t d = 0; d < D; ++d) {
+                            const volatile float prod = q[size_t(t * q_stride + d)] * kt[size_t(d * B + p)];
+                            sum += prod;
+                        }
+                        const float w = want[size_t(t * s_stride + p)];
+                        if (p < keys)
+                            ASSERT_EQ(bits_of(w), bits_of(sum)) << "ref scores D=" << D << " t=" << t << " p=" << p;
+                        else
+                            ASSERT_TRUE(std::isnan(w)) << "ref wrote past keys";
+                    }
+                for (const auto* T : simd_tables()) {
+                    std::fill(got.begin(), got.end(), std::nanf(""));
+                    T->attn_scores(q.data(), n, q_stride, D, kt.data(), keys, got.data(), s_stride);
+                    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4))
+                        << T->name << " attn_scores D=" << D << " n=" << n << " keys=" << keys;
+                }
+            }
+            // Values over keys rows, fresh and accumulating.
+            for (int64_t keys : {1, 7, 64, 200}) {
+                const int64_t a_stride = keys + 2, v_stride = D + 7, o_stride = D + 4;
+                const auto a = randv(size_t(n * a_stride)), v = randv(size_t(keys * v_stride));
+                const auto start = randv(size_t(n * o_stride));
+                for (bool accumulate : {false, true}) {
+                    std::vector<float> want(size_t(n * o_stride), std::nanf(""));
+                    if (accumulate) want = start;
+                    std::vector<float> init = want, got = want;
+                    ref::attn_values(a.data(), n, a_stride, v.data(), v_stride, keys, D, want.data(), o_stride,
+                                     accumulate);
+                    for (int64_t t = 0; t < n; ++t)
+                        for (int64_t d = 0; d < o_stride; ++d) {
+                            const float w = want[size_t(t * o_stride + d)];
+                            if (d >= D) {
+                                ASSERT_EQ(bits_of(w), bits_of(init[size_t(t * o_stride + d)])) << "ref wrote past D";
+                                continue;
+                            }
+                            float sum = accumulate ? start[size_t(t * o_stride + d)] : 0.0f;
+                            for (int64_t p = 0; p < keys; ++p) {
+                                const volatile float prod = a[size_t(t * a_stride + p)] * v[size_t(p * v_stride + d)];
+                                sum += prod;
+                            }
+                            ASSERT_EQ(bits_of(w), bits_of(sum)) << "ref values D=" << D << " t=" << t << " d=" << d;
+                        }
+                    for (const auto* T : simd_tables()) {
+                        got = init;
+                        T->attn_values(a.data(), n, a_stride, v.data(), v_stride, keys, D, got.data(), o_stride,
+                                       accumulate);
+                        ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4))
+                            << T->name << " attn_values D=" << D << " n=" << n << " keys=" << keys
+                            << " accumulate=" << accumulate;
+                    }
+                }
+            }
+        }
 }
 
 TEST(KernelsX86, FloatUnsupportedTypesThrowLikeRef) {

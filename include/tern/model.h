@@ -97,7 +97,7 @@ private:
     void forward(const int32_t* tokens, int64_t n, bool want_logits, float* logits_out);
     void store_kv(int64_t layer, int64_t token);
     void attention(int64_t layer, int64_t n);
-    int64_t v_ctx() const;  // n_ctx rounded up to whole V-cache blocks
+    int64_t k_ctx() const;  // n_ctx rounded up to whole key blocks of the K cache
 
     const Model& model_;
     int64_t n_ctx_ = 0;

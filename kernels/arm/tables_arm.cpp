@@ -31,6 +31,8 @@ KernelTable neon_table(const char* name, decltype(TernaryKernels::matmul) i2s_ma
                                           neon::tl2_matmul};
     k.float_matmul = neon::float_matmul;
     k.dequantize_row = neon::dequantize_row;
+    k.attn_scores = neon::attn_scores;
+    k.attn_values = neon::attn_values;
     return k;
 }
 

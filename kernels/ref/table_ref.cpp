@@ -17,6 +17,8 @@ const KernelTable* table_ref() {
                                               ref::tl2_matmul};
         k.float_matmul = ref::float_matmul;
         k.dequantize_row = ref::dequantize_row;
+        k.attn_scores = ref::attn_scores;
+        k.attn_values = ref::attn_values;
         return k;
     }();
     return &t;

@@ -38,6 +38,8 @@ const KernelTable* table_avx2() {
                                               avx2::tl2_matmul};
         k.float_matmul = avx2::float_matmul;
         k.dequantize_row = avx2::dequantize_row;
+        k.attn_scores = avx2::attn_scores;
+        k.attn_values = avx2::attn_values;
         return k;
     }();
     return &t;
@@ -66,6 +68,8 @@ const KernelTable* table_avx512() {
                                               avx512::tl2_matmul};
         k.float_matmul = avx512::float_matmul;
         k.dequantize_row = avx512::dequantize_row;
+        k.attn_scores = avx512::attn_scores;
+        k.attn_values = avx512::attn_values;
         return k;
     }();
     return &t;

@@ -15,26 +15,24 @@
 namespace tern {
 
 namespace {
-// Tokens per attention task in a batch, and positions per block of the
-// transposed V cache (see Session::attention).
+// Tokens per attention task in a batch (see Session::attention).
 constexpr int64_t kAttnBlock = 16;
-constexpr int64_t kVBlock = 64;
 }  // namespace
 
 struct Session::State {
     explicit State(int n_threads) : pool(n_threads) {}
     ThreadPool pool;
-    // KV cache, f32 or fp16, so that both attention products are the kernel
-    // table's float_matmul. K is [L, n_ctx, KV]: one row per position (q . k
-    // over positions is a matrix-vector product). V is transposed in blocks
-    // of kVBlock positions, [L, n_ctx / kVBlock, KV, kVBlock]: within a
-    // block, row j holds v[j] of kVBlock consecutive positions, so probs . v
-    // is one product per block, and a token's 640 values land in one 160 KB
-    // block instead of 640 pages.
+    // KV cache, f32 or fp16, laid out for the table's attention kernels
+    // (kernels.h). K is transposed in blocks of kAttnKeyBlock positions,
+    // [L, n_ctx / kAttnKeyBlock, KV, kAttnKeyBlock]: within a block, row j
+    // holds k[j] of consecutive positions, so the scores of a block are sums
+    // over rows with the keys along the vector lanes (and a token's KV values
+    // land in one block, not in KV pages). V is [L, n_ctx, KV], one row per
+    // position.
     bool kv_f16 = false;
     AlignedBuffer k_cache, v_cache;
     size_t kv_elem = 4;
-    std::vector<float> attn_part;  // [threads, kAttnBlock, head_dim] one V block's contribution
+    std::vector<float> kv_f32;  // [threads, kAttnKeyBlock * head_dim] fp16 cache rows converted for the kernels
 
     // Activations for up to n_batch tokens.
     std::vector<float> x;      // [n, H]  residual stream
@@ -57,11 +55,11 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
     n_batch_ = std::max<int64_t>(1, std::min(opts.n_batch, n_ctx_));
     st_ = std::make_unique<State>(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
     State& s = *st_;
-    const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());  // K
+    const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());  // V
     s.kv_f16 = opts.kv_f16;
     s.kv_elem = s.kv_f16 ? 2 : 4;
-    s.k_cache = AlignedBuffer(cache * s.kv_elem);
-    s.v_cache = AlignedBuffer(size_t(hp.n_layer * v_ctx() * hp.kv_dim()) * s.kv_elem);
+    s.k_cache = AlignedBuffer(size_t(hp.n_layer * k_ctx() * hp.kv_dim()) * s.kv_elem);
+    s.v_cache = AlignedBuffer(cache * s.kv_elem);
     const size_t nb = size_t(n_batch_);
     s.x.resize(nb * size_t(hp.n_embd));
     s.h.resize(nb * size_t(std::max(hp.n_embd, hp.n_ff)));
@@ -72,8 +70,8 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
     s.gate.resize(nb * size_t(hp.n_ff));
     s.up.resize(nb * size_t(hp.n_ff));
     s.proj.resize(nb * size_t(hp.n_embd));
-    s.scores.resize(size_t(s.pool.size()) * size_t(kAttnBlock) * size_t(v_ctx()));
-    s.attn_part.resize(size_t(s.pool.size()) * size_t(kAttnBlock * hp.head_dim));
+    s.scores.resize(size_t(s.pool.size()) * size_t(kAttnBlock) * size_t(k_ctx()));
+    if (s.kv_f16) s.kv_f32.resize(size_t(s.pool.size()) * size_t(kernels::kAttnKeyBlock * hp.head_dim));
     s.pos.resize(nb);
 }
 
@@ -81,7 +79,7 @@ Session::~Session() = default;
 
 ThreadPool& Session::pool() { return st_->pool; }
 
-int64_t Session::v_ctx() const { return (n_ctx_ + kVBlock - 1) / kVBlock * kVBlock; }
+int64_t Session::k_ctx() const { return round_up(n_ctx_, kernels::kAttnKeyBlock); }
 
 void Session::truncate(int64_t n) {
     if (n < 0 || n > n_past_) throw Error("Session::truncate: position " + std::to_string(n) + " is past n_past");
@@ -120,55 +118,60 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits) {
 // Writes token t of this batch's k (rotated) and v into layer l's cache.
 void Session::store_kv(int64_t l, int64_t t) {
     State& s = *st_;
-    const int64_t KV = model_.hparams().kv_dim();
+    const int64_t KV = model_.hparams().kv_dim(), B = kernels::kAttnKeyBlock;
     const size_t e = s.kv_elem;
     const int64_t p = n_past_ + t;
-    uint8_t* krow = s.k_cache.data() + size_t((l * n_ctx_ + p) * KV) * e;
-    uint8_t* vblock = s.v_cache.data() + size_t(l * v_ctx() * KV + (p / kVBlock) * KV * kVBlock + p % kVBlock) * e;
+    uint8_t* kblock = s.k_cache.data() + size_t(l * k_ctx() * KV + (p / B) * KV * B + p % B) * e;
+    uint8_t* vrow = s.v_cache.data() + size_t((l * n_ctx_ + p) * KV) * e;
     const float* k = &s.k[size_t(t * KV)];
     const float* v = &s.v[size_t(t * KV)];
     if (s.kv_f16) {
         for (int64_t j = 0; j < KV; ++j) {
             const uint16_t hk = f32_to_fp16(k[j]), hv = f32_to_fp16(v[j]);
-            std::memcpy(krow + 2 * j, &hk, 2);
-            std::memcpy(vblock + size_t(j * kVBlock) * 2, &hv, 2);
+            std::memcpy(kblock + size_t(j * B) * 2, &hk, 2);
+            std::memcpy(vrow + 2 * j, &hv, 2);
         }
     } else {
-        std::memcpy(krow, k, size_t(KV) * 4);
-        for (int64_t j = 0; j < KV; ++j) std::memcpy(vblock + size_t(j * kVBlock) * 4, &v[j], 4);
+        for (int64_t j = 0; j < KV; ++j) std::memcpy(kblock + size_t(j * B) * 4, &k[j], 4);
+        std::memcpy(vrow, v, size_t(KV) * 4);
     }
 }
 
 // Causal attention for the n tokens of this batch over layer l's cache. One
-// task is (head, block of up to kAttnBlock tokens): scores = K q for every
-// token of the block at once (each K row read once for the block), a softmax
-// per token over its own positions (later ones zeroed), then out = sum over
-// V blocks of V_block^T p. Both products are the table's float_matmul, so
-// every table computes the same bits, and V blocks are fixed positions, so a
-// token's result does not depend on how the prompt was batched (a block of
-// tokens reads a few positions past its first tokens' last, whose
-// probabilities are exactly zero).
+// task is (head, block of up to kAttnBlock tokens): scores against every key
+// block the block's last token sees (each key block read once for all the
+// tokens), a softmax per token over its own positions (later ones zeroed),
+// then the probability-weighted values. Both are the table's attention
+// kernels, whose sums run in index order, so every table computes the same
+// bits and a token's result does not depend on how the prompt was batched
+// (the extra positions a block reads have probability exactly zero). An fp16
+// cache is converted a key block at a time into per-thread scratch.
 void Session::attention(int64_t l, int64_t n) {
     State& s = *st_;
     const HParams& hp = model_.hparams();
     const kernels::KernelTable& T = *model_.weights().table;
     const int64_t H = hp.n_embd, KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group = hp.gqa_group();
+    const int64_t B = kernels::kAttnKeyBlock;
     const size_t e = s.kv_elem;
-    const GgmlType type = s.kv_f16 ? GgmlType::F16 : GgmlType::F32;
-    const uint8_t* kc = s.k_cache.data() + size_t(l * n_ctx_ * KV) * e;
-    const uint8_t* vc = s.v_cache.data() + size_t(l * v_ctx() * KV) * e;
+    const uint8_t* kc = s.k_cache.data() + size_t(l * k_ctx() * KV) * e;
+    const uint8_t* vc = s.v_cache.data() + size_t(l * n_ctx_ * KV) * e;
     const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
     const int64_t blocks = (n + kAttnBlock - 1) / kAttnBlock;
-    const int64_t sc_stride = v_ctx();
+    const int64_t sc_stride = k_ctx();
     s.pool.parallel_for(nh * blocks, 1, [&](int thread, int64_t b, int64_t end) {
         float* sc = &s.scores[size_t(thread) * size_t(kAttnBlock * sc_stride)];
-        float* part = &s.attn_part[size_t(thread) * size_t(kAttnBlock * D)];
+        float* f32 = s.kv_f16 ? &s.kv_f32[size_t(thread) * size_t(B * D)] : nullptr;
         for (int64_t task = b; task < end; ++task) {
             const int64_t j = task / blocks, t0 = (task % blocks) * kAttnBlock, m = std::min(kAttnBlock, n - t0);
             const int64_t g = j / group;
             const int64_t n_keys = n_past_ + t0 + m;  // the block's last token sees all of these
-            T.float_matmul(type, kc + size_t(g * D) * e, KV * int64_t(e), D, &s.q[size_t(t0 * H + j * D)], m, H, sc,
-                           sc_stride, 0, n_keys);
+            const float* q = &s.q[size_t(t0 * H + j * D)];
+            for (int64_t p0 = 0; p0 < n_keys; p0 += B) {
+                const uint8_t* kt = kc + size_t((p0 / B) * KV * B + g * D * B) * e;
+                if (s.kv_f16) T.dequantize_row(GgmlType::F16, kt, f32, D * B);
+                T.attn_scores(q, m, H, D, s.kv_f16 ? f32 : reinterpret_cast<const float*>(kt),
+                              std::min(B, n_keys - p0), sc + p0, sc_stride);
+            }
             for (int64_t i = 0; i < m; ++i) {
                 float* row = sc + i * sc_stride;
                 const int64_t own = n_past_ + t0 + i + 1;
@@ -177,16 +180,15 @@ void Session::attention(int64_t l, int64_t n) {
                 std::fill(row + own, row + n_keys, 0.0f);
             }
             float* out = &s.att[size_t(t0 * H + j * D)];
-            for (int64_t p0 = 0; p0 < n_keys; p0 += kVBlock) {
-                const uint8_t* vb = vc + size_t((p0 / kVBlock) * KV * kVBlock + g * D * kVBlock) * e;
-                const int64_t cols = std::min(kVBlock, n_keys - p0);
-                if (p0 == 0) {
-                    T.float_matmul(type, vb, kVBlock * int64_t(e), cols, sc, m, sc_stride, out, H, 0, D);
-                    continue;
-                }
-                T.float_matmul(type, vb, kVBlock * int64_t(e), cols, sc + p0, m, sc_stride, part, D, 0, D);
-                for (int64_t i = 0; i < m; ++i)
-                    for (int64_t d = 0; d < D; ++d) out[i * H + d] += part[i * D + d];
+            if (!s.kv_f16) {
+                T.attn_values(sc, m, sc_stride, reinterpret_cast<const float*>(vc) + g * D, KV, n_keys, D, out, H, false);
+                continue;
+            }
+            for (int64_t p0 = 0; p0 < n_keys; p0 += B) {
+                const int64_t keys = std::min(B, n_keys - p0);
+                for (int64_t p = 0; p < keys; ++p)
+                    T.dequantize_row(GgmlType::F16, vc + size_t((p0 + p) * KV + g * D) * 2, f32 + p * D, D);
+                T.attn_values(sc + p0, m, sc_stride, f32, D, keys, D, out, H, p0 > 0);
             }
         }
     });

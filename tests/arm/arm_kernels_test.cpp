@@ -120,7 +120,7 @@ void test_features(int expect_dotprod) {
 }
 
 void test_entries(const tk::KernelTable& t) {
-    bool ok = t.quantize_rows && t.float_matmul && t.dequantize_row;
+    bool ok = t.quantize_rows && t.float_matmul && t.dequantize_row && t.attn_scores && t.attn_values;
     for (const auto& k : t.ternary) ok = ok && k.repack && k.prepared_bytes && k.prepare && k.matmul;
     check(ok, std::string(t.name) + ": every entry is set");
 }
@@ -535,6 +535,42 @@ bool throws_error(F f) {
     return false;
 }
 
+// The attention kernels (one source compiled per ISA) equal ref bit for bit.
+void test_attention(const tk::KernelTable& t) {
+    constexpr int64_t B = tk::kAttnKeyBlock;
+    std::normal_distribution<float> nd(0.0f, 1.5f);
+    auto randv = [&](size_t count) {
+        std::vector<float> v(count);
+        for (auto& x : v) x = nd(rng);
+        return v;
+    };
+    for (int64_t D : {64, 80, 128})
+        for (int64_t n : {1, 2, 3, 16}) {
+            const int64_t q_stride = D + 5, s_stride = B + 3;
+            const auto q = randv(size_t(n * q_stride)), kt = randv(size_t(D * B));
+            for (int64_t keys : {1, 5, 64}) {
+                std::vector<float> want(size_t(n * s_stride), std::nanf("")), got = want;
+                tk::ref::attn_scores(q.data(), n, q_stride, D, kt.data(), keys, want.data(), s_stride);
+                t.attn_scores(q.data(), n, q_stride, D, kt.data(), keys, got.data(), s_stride);
+                check(std::memcmp(got.data(), want.data(), got.size() * 4) == 0,
+                      fmt("%s attn_scores D=%lld n=%lld keys=%lld", t.name, (long long)D, (long long)n, (long long)keys));
+            }
+            for (int64_t keys : {1, 7, 70}) {
+                const int64_t a_stride = keys + 2, v_stride = D + 7, o_stride = D + 4;
+                const auto a = randv(size_t(n * a_stride)), v = randv(size_t(keys * v_stride));
+                for (bool accumulate : {false, true}) {
+                    std::vector<float> want = randv(size_t(n * o_stride)), got = want;
+                    tk::ref::attn_values(a.data(), n, a_stride, v.data(), v_stride, keys, D, want.data(), o_stride,
+                                         accumulate);
+                    t.attn_values(a.data(), n, a_stride, v.data(), v_stride, keys, D, got.data(), o_stride, accumulate);
+                    check(std::memcmp(got.data(), want.data(), got.size() * 4) == 0,
+                          fmt("%s attn_values D=%lld n=%lld keys=%lld acc=%d", t.name, (long long)D, (long long)n,
+                              (long long)keys, int(accumulate)));
+                }
+            }
+        }
+}
+
 void test_float_matmul(const tk::KernelTable& t) {
     const std::pair<GgmlType, std::vector<int64_t>> cases[] = {
         {GgmlType::F32, {1, 5, 16, 17, 255, 600}},
@@ -660,6 +696,7 @@ int main(int argc, char** argv) {
         test_ternary(t);
         test_dequantize(t);
         test_float_matmul(t);
+        test_attention(t);
         std::printf("table %-12s %s\n", t.name, g_fail == before ? "ok" : "FAILED");
     }
     std::printf("arm kernel tests (%s): %d passed, %d failed\n", cpu.c_str(), g_pass, g_fail);
