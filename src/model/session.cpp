@@ -179,16 +179,21 @@ void Session::attention(int64_t l, int64_t n) {
                 ops::softmax(row, own);
                 std::fill(row + own, row + n_keys, 0.0f);
             }
+            // Values a key block at a time (the block's rows stay in L1 while
+            // every token of the task passes over them; accumulating continues
+            // one sum, so the result is the same as in one call).
             float* out = &s.att[size_t(t0 * H + j * D)];
-            if (!s.kv_f16) {
-                T.attn_values(sc, m, sc_stride, reinterpret_cast<const float*>(vc) + g * D, KV, n_keys, D, out, H, false);
-                continue;
-            }
             for (int64_t p0 = 0; p0 < n_keys; p0 += B) {
                 const int64_t keys = std::min(B, n_keys - p0);
-                for (int64_t p = 0; p < keys; ++p)
-                    T.dequantize_row(GgmlType::F16, vc + size_t((p0 + p) * KV + g * D) * 2, f32 + p * D, D);
-                T.attn_values(sc + p0, m, sc_stride, f32, D, keys, D, out, H, p0 > 0);
+                const float* v = reinterpret_cast<const float*>(vc) + p0 * KV + g * D;
+                int64_t v_stride = KV;
+                if (s.kv_f16) {
+                    for (int64_t p = 0; p < keys; ++p)
+                        T.dequantize_row(GgmlType::F16, vc + size_t((p0 + p) * KV + g * D) * 2, f32 + p * D, D);
+                    v = f32;
+                    v_stride = D;
+                }
+                T.attn_values(sc + p0, m, sc_stride, v, v_stride, keys, D, out, H, p0 > 0);
             }
         }
     });
