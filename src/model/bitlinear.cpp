@@ -57,24 +57,30 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& a) cons
     }
     if (int64_t(acc_.size()) < acc_total) acc_.resize(size_t(acc_total));
     const bool batched = n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols);
+    constexpr int64_t kAccBytes = 256 * 1024;
+    const int64_t block_rows = std::max(kRowGrain, kAccBytes / (4 * n) / kRowGrain * kRowGrain);
     pool_.parallel_for(start.back(), kRowGrain, [&](int, int64_t c0, int64_t c1) {
         int32_t* acc = acc_.data();
         for (size_t i = 0; i < outs.size(); acc += n * outs[i].w->rows, ++i) {
             const kernels::PackedTernary& w = *outs[i].w;
             const int64_t rows = w.rows;
-            const int64_t r0 = std::max<int64_t>(c0 - start[i], 0), r1 = std::min(c1 - start[i], rows);
-            if (r0 >= r1) continue;
-            if (batched) {
-                fam_.matmul(w, a.prepared.data(), n, acc, rows, r0, r1);
-            } else {
-                for (int64_t t = 0; t < n; ++t)
-                    fam_.matmul(w, a.prepared.data() + t * a.prepared_stride, 1, acc + t * rows, rows, r0, r1);
-            }
-            const double beta = w.scale;
-            float* y = outs[i].y;
-            for (int64_t t = 0; t < n; ++t) {
-                const double k = beta / double(a.scale[size_t(t)]);
-                for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = float(double(acc[t * rows + r]) * k);
+            const int64_t begin = std::max<int64_t>(c0 - start[i], 0), end = std::min(c1 - start[i], rows);
+            // Rows in sub-blocks whose n x rows int32 sums fit in L2, so the
+            // scaling pass reads them from cache instead of memory.
+            for (int64_t r0 = begin; r0 < end; r0 += block_rows) {
+                const int64_t r1 = std::min(end, r0 + block_rows);
+                if (batched) {
+                    fam_.matmul(w, a.prepared.data(), n, acc, rows, r0, r1);
+                } else {
+                    for (int64_t t = 0; t < n; ++t)
+                        fam_.matmul(w, a.prepared.data() + t * a.prepared_stride, 1, acc + t * rows, rows, r0, r1);
+                }
+                const double beta = w.scale;
+                float* y = outs[i].y;
+                for (int64_t t = 0; t < n; ++t) {
+                    const double k = beta / double(a.scale[size_t(t)]);
+                    for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = float(double(acc[t * rows + r]) * k);
+                }
             }
         }
     });
