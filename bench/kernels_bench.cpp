@@ -9,9 +9,6 @@
 //                                     BitLinear::apply (the kernel plus the
 //                                     beta/s scaling) as the forward pass calls
 //                                     it, through tern's ThreadPool
-//   .../threads:2/spin                 the kernel alone on spin-waiting threads
-//                                     (what the kernels scale to without the
-//                                     pool's ~25 us condition-variable wake-up)
 //   output/TABLE/TYPE/128256x2560/N:n/threads:T
 //                                     the 2B4T output projection (float_matmul)
 // Counters: GB/s of weight bytes, GMAC/s (ternary MACs = rows*cols*N), and the
@@ -88,72 +85,6 @@ ThreadPool& pool(int threads) {
     std::lock_guard<std::mutex> lock(mu);
     auto& p = pools[threads];
     if (!p) p = std::make_unique<ThreadPool>(threads);
-    return *p;
-}
-
-// Kernel scaling without the engine's thread pool: workers spin on an atomic
-// generation counter instead of sleeping on a condition variable, so a call
-// costs well under a microsecond instead of the ~25 us a condvar wake-up costs
-// here. The "/spin" benchmarks use it to show what the kernels themselves do
-// with 2 threads; the plain ones measure BitLinear through tern's ThreadPool,
-// as the forward pass runs today.
-class SpinPool {
-public:
-    explicit SpinPool(int threads) : n_(threads) {
-        for (int i = 1; i < n_; ++i) workers_.emplace_back([this, i] { loop(i); });
-    }
-    ~SpinPool() {
-        stop_.store(true);
-        gen_.fetch_add(1);
-        for (auto& t : workers_) t.join();
-    }
-    // fn(thread, begin, end) over [0, n) in chunks that are multiples of grain.
-    template <class F>
-    void parallel_for(int64_t n, int64_t grain, F&& fn) {
-        const int64_t grains = (n + grain - 1) / grain;
-        auto chunk = [&, grains](int t) {
-            const int64_t base = grains / n_, extra = grains % n_;
-            const int64_t g0 = t * base + std::min<int64_t>(t, extra), g1 = g0 + base + (t < extra ? 1 : 0);
-            const int64_t b = g0 * grain, e = std::min(n, g1 * grain);
-            if (b < e) fn(t, b, e);
-        };
-        job_ = [&chunk](int t) { chunk(t); };
-        pending_.store(n_ - 1);
-        gen_.fetch_add(1, std::memory_order_release);
-        chunk(0);
-        for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins)
-            if (spins % 4096 == 4095) std::this_thread::yield(); else _mm_pause();
-    }
-
-private:
-    void loop(int i) {
-        uint64_t seen = 0;  // gen_ starts at 0 and only parallel_for advances it
-        for (;;) {
-            uint64_t g;
-            // Spin, but give the CPU away now and then: on a shared machine a
-            // pure spin against a preempted partner wastes whole time slices.
-            for (int spins = 0; (g = gen_.load(std::memory_order_acquire)) == seen; ++spins)
-                if (spins % 4096 == 4095) std::this_thread::yield(); else _mm_pause();
-            seen = g;
-            if (stop_.load()) return;
-            job_(i);
-            pending_.fetch_sub(1, std::memory_order_acq_rel);
-        }
-    }
-    int n_;
-    std::vector<std::thread> workers_;
-    std::function<void(int)> job_;
-    std::atomic<uint64_t> gen_{0};
-    std::atomic<int> pending_{0};
-    std::atomic<bool> stop_{false};
-};
-
-SpinPool& spin_pool(int threads) {
-    static std::mutex mu;
-    static std::map<int, std::unique_ptr<SpinPool>> pools;
-    std::lock_guard<std::mutex> lock(mu);
-    auto& p = pools[threads];
-    if (!p) p = std::make_unique<SpinPool>(threads);
     return *p;
 }
 
@@ -319,8 +250,7 @@ const kernels::TernaryMatrix& matrix(const Shape& sh) {
     return *m;
 }
 
-void BM_ternary(benchmark::State& st, const KernelTable* T, TernaryFamily fam, Shape sh, int64_t n, int threads,
-                bool spin) {
+void BM_ternary(benchmark::State& st, const KernelTable* T, TernaryFamily fam, Shape sh, int64_t n, int threads) {
     const kernels::TernaryMatrix& m = matrix(sh);
     const kernels::TernaryKernels& k = T->ternary[int(fam)];
     std::vector<kernels::PackedTernary> copies;
@@ -348,22 +278,11 @@ void BM_ternary(benchmark::State& st, const KernelTable* T, TernaryFamily fam, S
     std::vector<float> y(size_t(n * sh.rows));
     bl.apply(copies[0], acts, y.data());  // warm-up: buffers sized, pages touched
 
-    // The spin variant runs the kernel alone (no beta/s scaling) over the
-    // same row split BitLinear uses.
-    std::vector<int32_t> acc(size_t(n * sh.rows));
-    auto kernel_only = [&](const kernels::PackedTernary& w) {
-        spin_pool(threads).parallel_for(sh.rows, 64, [&](int, int64_t r0, int64_t r1) {
-            k.matmul(w, acts.prepared.data(), n, acc.data(), sh.rows, r0, r1);
-        });
-    };
     size_t i = 0;
     double secs = 0;
     for (auto _ : st) {
         const auto t0 = Clock::now();
-        if (spin)
-            kernel_only(copies[i++ % n_copies]);
-        else
-            bl.apply(copies[i++ % n_copies], acts, y.data());
+        bl.apply(copies[i++ % n_copies], acts, y.data());
         secs += std::chrono::duration<double>(Clock::now() - t0).count();
     }
     benchmark::DoNotOptimize(y.data());
@@ -406,7 +325,7 @@ std::vector<uint8_t>& output_matrix(GgmlType type, int64_t rows, int64_t cols, i
     return v;
 }
 
-void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads, bool spin) {
+void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads) {
     const int64_t rows = 128256, cols = 2560;
     int64_t row_bytes = 0;
     const auto& w = output_matrix(type, rows, cols, &row_bytes);
@@ -418,12 +337,7 @@ void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_
     auto body = [&](int, int64_t r0, int64_t r1) {
         T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
     };
-    auto run = [&] {
-        if (spin)
-            spin_pool(threads).parallel_for(rows, 64, body);
-        else
-            p.parallel_for(rows, 64, body);
-    };
+    auto run = [&] { p.parallel_for(rows, 64, body); };
     run();
     double secs = 0;
     for (auto _ : st) {
@@ -472,20 +386,18 @@ int register_all() {
                 if (!all && std::string(sh.model) != "2B4T") continue;
                 for (int64_t n : {1, 16, 128, 512}) {
                     if (!all && n != 1 && n != 512) continue;
-                    for (int th : {1, 2})
-                        for (bool spin : {false, true}) {
-                            if (spin && th == 1) continue;
-                            const std::string name = std::string(kernels::family_name(TernaryFamily(f))) + "/" + T->name +
-                                                     "/" + shape_name(sh) + "/N:" + std::to_string(n) +
-                                                     "/threads:" + std::to_string(th) + (spin ? "/spin" : "");
-                            benchmark::RegisterBenchmark(name.c_str(), BM_ternary, T, TernaryFamily(f), sh, n, th, spin)
-                                ->UseRealTime()
-                                ->Unit(benchmark::kMillisecond)
-                                ->MinTime(n == 1 ? 0.3 : 0.5)
-                                ->ComputeStatistics("max", [](const std::vector<double>& v) {
-                                    return *std::max_element(v.begin(), v.end());
-                                });
-                        }
+                    for (int th : {1, 2}) {
+                        const std::string name = std::string(kernels::family_name(TernaryFamily(f))) + "/" + T->name +
+                                                 "/" + shape_name(sh) + "/N:" + std::to_string(n) +
+                                                 "/threads:" + std::to_string(th);
+                        benchmark::RegisterBenchmark(name.c_str(), BM_ternary, T, TernaryFamily(f), sh, n, th)
+                            ->UseRealTime()
+                            ->Unit(benchmark::kMillisecond)
+                            ->MinTime(n == 1 ? 0.3 : 0.5)
+                            ->ComputeStatistics("max", [](const std::vector<double>& v) {
+                                return *std::max_element(v.begin(), v.end());
+                            });
+                    }
                 }
             }
         }
@@ -493,20 +405,17 @@ int register_all() {
         for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K})
             for (int64_t n : {1, 16}) {
                 if (!all && (n != 1 || type == GgmlType::Q6_K)) continue;
-                for (int th : {1, 2})
-                    for (bool spin : {false, true}) {
-                        if (spin && th == 1) continue;
-                        const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
-                                                 "/128256x2560/N:" + std::to_string(n) + "/threads:" +
-                                                 std::to_string(th) + (spin ? "/spin" : "");
-                        benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th, spin)
-                            ->UseRealTime()
-                            ->Unit(benchmark::kMillisecond)
-                            ->MinTime(0.5)
-                            ->ComputeStatistics("max", [](const std::vector<double>& v) {
-                                return *std::max_element(v.begin(), v.end());
-                            });
-                    }
+                for (int th : {1, 2}) {
+                    const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
+                                             "/128256x2560/N:" + std::to_string(n) + "/threads:" + std::to_string(th);
+                    benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th)
+                        ->UseRealTime()
+                        ->Unit(benchmark::kMillisecond)
+                        ->MinTime(0.5)
+                        ->ComputeStatistics("max", [](const std::vector<double>& v) {
+                            return *std::max_element(v.begin(), v.end());
+                        });
+                }
             }
     return 0;
 }
