@@ -59,7 +59,12 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& a) cons
     const bool batched = n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols);
     constexpr int64_t kAccBytes = 256 * 1024;
     const int64_t block_rows = std::max(kRowGrain, kAccBytes / (4 * n) / kRowGrain * kRowGrain);
-    pool_.parallel_for(start.back(), kRowGrain, [&](int, int64_t c0, int64_t c1) {
+    // A chunk handed to a thread is at least kMinChunkMacs of work (whole
+    // kRowGrain tiles): below that, the hand-off costs more than it saves
+    // (small models ran slower on two threads than on one).
+    constexpr int64_t kMinChunkMacs = 256 * 1024;
+    const int64_t grain = round_up(std::max<int64_t>(1, kMinChunkMacs / (n * a.padded_cols)), kRowGrain);
+    pool_.parallel_for(start.back(), grain, [&](int, int64_t c0, int64_t c1) {
         int32_t* acc = acc_.data();
         for (size_t i = 0; i < outs.size(); acc += n * outs[i].w->rows, ++i) {
             const kernels::PackedTernary& w = *outs[i].w;

@@ -158,7 +158,11 @@ void Session::attention(int64_t l, int64_t n) {
     const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
     const int64_t blocks = (n + kAttnBlock - 1) / kAttnBlock;
     const int64_t sc_stride = k_ctx();
-    s.pool.parallel_for(nh * blocks, 1, [&](int thread, int64_t b, int64_t end) {
+    // Tasks per chunk: enough work (~2 x tokens x keys x D MACs each) to be
+    // worth a hand-off to another thread (small models, short contexts).
+    const int64_t task_macs = 2 * std::min(n, kAttnBlock) * (n_past_ + n) * D;
+    const int64_t grain = std::max<int64_t>(1, 64 * 1024 / task_macs);
+    s.pool.parallel_for(nh * blocks, grain, [&](int thread, int64_t b, int64_t end) {
         float* sc = &s.scores[size_t(thread) * size_t(kAttnBlock * sc_stride)];
         float* f32 = s.kv_f16 ? &s.kv_f32[size_t(thread) * size_t(B * D)] : nullptr;
         for (int64_t task = b; task < end; ++task) {
@@ -292,7 +296,8 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
             }
         });
         const FloatMatrix& out = w.output;
-        s.pool.parallel_for(hp.n_vocab, 64, [&](int, int64_t r0, int64_t r1) {
+        const int64_t out_grain = round_up(std::max<int64_t>(64, 256 * 1024 / (count * H)), 64);
+        s.pool.parallel_for(hp.n_vocab, out_grain, [&](int, int64_t r0, int64_t r1) {
             w.table->float_matmul(out.type, out.data, out.row_bytes, H, s.h.data() + first * H, count, H, logits_out,
                                   hp.n_vocab, r0, r1);
         });
