@@ -136,9 +136,10 @@ double read_pass(int threads) {
     const size_t words = b.buf.size() / 8;
     std::vector<uint64_t> sums(static_cast<size_t>(threads));
     const auto t0 = Clock::now();
-    pool(threads).parallel_for(int64_t(words), 4096, [&](int th, int64_t lo, int64_t hi) {
-        sums[size_t(th)] = read_sum(b.buf.as<uint64_t>() + lo, size_t(hi - lo));
-    });
+    pool(threads).parallel_for(
+        int64_t(words), 4096,
+        [&](int th, int64_t lo, int64_t hi) { sums[size_t(th)] += read_sum(b.buf.as<uint64_t>() + lo, size_t(hi - lo)); },
+        ThreadPool::kStreaming);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     benchmark::DoNotOptimize(sums);
     return double(words * 8) / s;
@@ -337,7 +338,7 @@ void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_
     auto body = [&](int, int64_t r0, int64_t r1) {
         T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
     };
-    auto run = [&] { p.parallel_for(rows, 64, body); };
+    auto run = [&] { p.parallel_for(rows, 64, body, n == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced); };
     run();
     double secs = 0;
     for (auto _ : st) {

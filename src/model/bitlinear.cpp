@@ -64,6 +64,7 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& a) cons
     // (small models ran slower on two threads than on one).
     constexpr int64_t kMinChunkMacs = 256 * 1024;
     const int64_t grain = round_up(std::max<int64_t>(1, kMinChunkMacs / (n * a.padded_cols)), kRowGrain);
+    const int split = n == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced;
     pool_.parallel_for(start.back(), grain, [&](int, int64_t c0, int64_t c1) {
         int32_t* acc = acc_.data();
         for (size_t i = 0; i < outs.size(); acc += n * outs[i].w->rows, ++i) {
@@ -88,7 +89,7 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& a) cons
                 }
             }
         }
-    });
+    }, split);
 }
 
 }  // namespace tern

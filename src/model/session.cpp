@@ -300,7 +300,7 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
         s.pool.parallel_for(hp.n_vocab, out_grain, [&](int, int64_t r0, int64_t r1) {
             w.table->float_matmul(out.type, out.data, out.row_bytes, H, s.h.data() + first * H, count, H, logits_out,
                                   hp.n_vocab, r0, r1);
-        });
+        }, count == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced);
     }
     n_past_ += n;
 }

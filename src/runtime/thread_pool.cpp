@@ -27,9 +27,6 @@ constexpr auto kSpinBudget = std::chrono::microseconds(300);
 // sharing a core with the thread it waits for does not hold it for a whole
 // time slice.
 constexpr uint32_t kPollsPerYield = 64;
-// Chunks per thread: enough to balance uneven chunks (causal attention) and a
-// late-starting worker, few enough that the shared counter stays cheap.
-constexpr int64_t kChunksPerThread = 4;
 
 }  // namespace
 
@@ -149,7 +146,8 @@ void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
     run(job);
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn,
+                              int chunks_per_thread) {
     if (n <= 0) return;
     grain = std::max<int64_t>(1, grain);
     const int64_t n_grains = (n + grain - 1) / grain;
@@ -160,7 +158,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     Job job;
     job.range_fn = &fn;
     job.n = n;
-    job.chunk = std::max<int64_t>(1, n_grains / (n_threads_ * kChunksPerThread)) * grain;
+    job.chunk = std::max<int64_t>(1, n_grains / (n_threads_ * std::max(1, chunks_per_thread))) * grain;
     job.n_chunks = (n + job.chunk - 1) / job.chunk;
     run(job);
 }
