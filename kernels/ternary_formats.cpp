@@ -150,18 +150,40 @@ TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, in
     // with g = (f / 32) % 4 (SPEC §5). Build each canonical byte from 4 codes;
     // note code 3 in `bad` and find it only if needed, to keep the loop tight.
     uint32_t bad = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-        uint8_t* out = m.row(r);
-        const int64_t base = r * cols;
-        for (int64_t c = 0; c < cols; c += 4) {
-            uint32_t byte = 0x55;  // padding beyond cols stays code 1
-            for (int64_t e = 0; e < 4 && c + e < cols; ++e) {
-                const int64_t f = base + c + e;
-                const uint32_t code = (data[(f >> 7) * 32 + (f & 31)] >> (6 - 2 * ((f >> 5) & 3))) & 3u;
-                bad |= code == 3;
-                byte = (byte & ~(3u << (2 * e))) | (code << (2 * e));
+    if (cols % kI2SBlockElems == 0) {
+        // Rows start on a block: canonical byte j of a block holds elements
+        // 4j .. 4j+3, which sit in the four consecutive source bytes
+        // 4(j % 8) .. 4(j % 8) + 3, all in group g = j / 8. One 32-bit load,
+        // shift and mask gives the four codes, one per byte; folding the bytes
+        // packs them (this loop is most of a 2B4T load otherwise).
+        const int64_t blocks = cols / kI2SBlockElems;
+        for (int64_t r = 0; r < rows; ++r) {
+            uint8_t* out = m.row(r);
+            for (int64_t b = 0; b < blocks; ++b) {
+                const uint8_t* src = data + (r * blocks + b) * 32;
+                for (int j = 0; j < 32; ++j) {
+                    uint32_t x;
+                    std::memcpy(&x, src + 4 * (j % 8), 4);
+                    const uint32_t v = (x >> (6 - 2 * (j / 8))) & 0x03030303u;
+                    bad |= v & (v >> 1) & 0x01010101u;  // a code 3 in some byte
+                    out[b * 32 + j] = uint8_t(v | (v >> 6) | (v >> 12) | (v >> 18));
+                }
             }
-            out[c / 4] = uint8_t(byte);
+        }
+    } else {
+        for (int64_t r = 0; r < rows; ++r) {
+            uint8_t* out = m.row(r);
+            const int64_t base = r * cols;
+            for (int64_t c = 0; c < cols; c += 4) {
+                uint32_t byte = 0x55;  // padding beyond cols stays code 1
+                for (int64_t e = 0; e < 4 && c + e < cols; ++e) {
+                    const int64_t f = base + c + e;
+                    const uint32_t code = (data[(f >> 7) * 32 + (f & 31)] >> (6 - 2 * ((f >> 5) & 3))) & 3u;
+                    bad |= code == 3;
+                    byte = (byte & ~(3u << (2 * e))) | (code << (2 * e));
+                }
+                out[c / 4] = uint8_t(byte);
+            }
         }
     }
     if (bad) {

@@ -106,24 +106,39 @@ TEST(TernaryI2S, EncodeBitPositions) {
 }
 
 TEST(TernaryI2S, DecodeBitPositions) {
-    // All codes 1 (0x55 bytes: weight 0) but one code set to 2 or 0 by hand.
-    const int64_t rows = 96, cols = 200, n = rows * cols;
-    for (int64_t f : {int64_t(0), int64_t(33), int64_t(127), int64_t(199), int64_t(200), int64_t(255), n - 1}) {
-        for (int code : {0, 2}) {
-            std::vector<uint8_t> bytes(size_t(n / 4 + 32), 0x55);
-            const float scale = 0.75f;
-            std::memcpy(bytes.data() + n / 4, &scale, 4);
-            const int64_t b = f / 128, g = (f % 128) / 32, p = f % 32;
-            uint8_t& byte = bytes[size_t(b * 32 + p)];
-            const int sh = int(6 - 2 * g);
-            byte = uint8_t((byte & ~(3 << sh)) | (code << sh));
-            const TernaryMatrix m = decode_i2s(bytes.data(), bytes.size(), rows, cols);
-            EXPECT_EQ(m.scale, 0.75f);
-            for (int64_t r = 0; r < rows; ++r)
-                for (int64_t c = 0; c < m.padded_cols; ++c) {
-                    const int want = (r * cols + c == f && c < cols) ? code - 1 : 0;
-                    ASSERT_EQ(m.get(r, c), want) << "f=" << f << " r=" << r << " c=" << c;
+    // All codes 1 (0x55 bytes: weight 0) but one code set to 2 or 0 by hand;
+    // code 3 is refused, naming the element. cols = 200: blocks span rows
+    // (the general loop); cols = 256: rows start on a block (the fast path).
+    for (const int64_t cols : {int64_t(200), int64_t(256)}) {
+        const int64_t rows = 96, n = rows * cols;
+        for (int64_t f : {int64_t(0), int64_t(33), int64_t(127), int64_t(199), int64_t(200), int64_t(255), n - 1}) {
+            for (int code : {0, 2, 3}) {
+                std::vector<uint8_t> bytes(size_t(n / 4 + 32), 0x55);
+                const float scale = 0.75f;
+                std::memcpy(bytes.data() + n / 4, &scale, 4);
+                const int64_t b = f / 128, g = (f % 128) / 32, p = f % 32;
+                uint8_t& byte = bytes[size_t(b * 32 + p)];
+                const int sh = int(6 - 2 * g);
+                byte = uint8_t((byte & ~(3 << sh)) | (code << sh));
+                if (code == 3) {
+                    try {
+                        decode_i2s(bytes.data(), bytes.size(), rows, cols);
+                        ADD_FAILURE() << "code 3 accepted, cols=" << cols << " f=" << f;
+                    } catch (const Error& e) {
+                        EXPECT_NE(std::string(e.what()).find("invalid code 3 at flat element " + std::to_string(f) + " "),
+                                  std::string::npos)
+                            << e.what();
+                    }
+                    continue;
                 }
+                const TernaryMatrix m = decode_i2s(bytes.data(), bytes.size(), rows, cols);
+                EXPECT_EQ(m.scale, 0.75f);
+                for (int64_t r = 0; r < rows; ++r)
+                    for (int64_t c = 0; c < m.padded_cols; ++c) {
+                        const int want = (r * cols + c == f && c < cols) ? code - 1 : 0;
+                        ASSERT_EQ(m.get(r, c), want) << "cols=" << cols << " f=" << f << " r=" << r << " c=" << c;
+                    }
+            }
         }
     }
 }

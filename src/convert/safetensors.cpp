@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats.h"
+#include "runtime/mapped_file.h"
 
 namespace tern::convert {
 
@@ -164,13 +165,7 @@ const StTensor* SafetensorsFile::find(std::string_view name) const {
 }
 
 void SafetensorsFile::release(const uint8_t* p, uint64_t n) const {
-    if (!mapping_ || n == 0 || p < base_ || p + n > base_ + size_) return;
-    const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
-    // Whole pages only, rounded outward: the mapping is read-only and backed
-    // by the file, so a dropped page that is touched again is simply re-read.
-    uint64_t begin = uint64_t(p - base_) / page * page;
-    uint64_t end = std::min<uint64_t>((uint64_t(p - base_) + n + page - 1) / page * page, (size_ + page - 1) / page * page);
-    madvise(static_cast<uint8_t*>(mapping_) + begin, end - begin, MADV_DONTNEED);
+    if (mapping_) drop_mapped_pages(base_, size_, p, n);
 }
 
 void SafetensorsFile::parse_header() {

@@ -110,6 +110,11 @@ public:
     // Throws when absent or of a type tern does not know ("what to do" included).
     const TensorInfo& tensor(std::string_view name) const;
 
+    // Lets the OS drop a tensor's pages from this process once it has been
+    // repacked or copied (it stays readable: pages are re-read on access).
+    // No-op for borrowed bytes.
+    void release(const TensorInfo& t) const;
+
 private:
     void parse_all();
 

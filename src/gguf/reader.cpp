@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "formats.h"
+#include "runtime/mapped_file.h"
 #include "gguf/gguf.h"
 
 namespace tern::gguf {
@@ -316,6 +317,10 @@ const Value* File::find(std::string_view key) const {
 const TensorInfo* File::find_tensor(std::string_view name) const {
     auto it = tensor_index_.find(std::string(name));
     return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+}
+
+void File::release(const TensorInfo& t) const {
+    if (mapping_ && t.data) drop_mapped_pages(base_, size_, t.data, t.n_bytes);
 }
 
 const TensorInfo& File::tensor(std::string_view name) const {

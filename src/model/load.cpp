@@ -182,8 +182,10 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     if (out_bytes >= AlignedBuffer::kHugePage) {
         w.output_copy = AlignedBuffer(out_bytes);
         std::memcpy(w.output_copy.data(), w.output.data, out_bytes);
-        if (w.tok_embd.data == w.output.data) w.tok_embd.data = w.output_copy.data();
+        const bool tied = w.tok_embd.data == w.output.data;
+        if (tied) w.tok_embd.data = w.output_copy.data();
         w.output.data = w.output_copy.data();
+        f.release(tied ? f.tensor("token_embd.weight") : f.tensor("output.weight"));
     }
     w.output_norm = load_norm(f, "output_norm.weight", hp.n_embd);
 
@@ -230,6 +232,7 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
             const Job& job = jobs[j];
             kernels::TernaryMatrix m = decode_linear(f, *job.t, job.rows, job.cols);
             job.dst->w = tk.repack(m);
+            f.release(*job.t);  // repacked: the file's copy is not read again
         }
     });
 
