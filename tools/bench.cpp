@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common.h"
 #include "cpu_features.h"
+#include "git_commit.h"  // generated at build time (cmake/git_commit.cmake)
 #include "gguf/gguf.h"
 #include "kernels.h"
 #include "model/hparams.h"

@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "commands.h"
+#include "git_commit.h"  // generated at build time (cmake/git_commit.cmake)
 #include "tern/error.h"
 
 int main(int argc, char** argv) {
