@@ -20,8 +20,11 @@ constexpr int64_t kAttnBlock = 16;
 }  // namespace
 
 struct Session::State {
-    explicit State(int n_threads) : pool(n_threads) {}
+    State(const ModelWeights& w, int n_threads) : pool(n_threads), bitlinear(*w.table, w.family, pool) {}
     ThreadPool pool;
+    // Kept for the session: its int32 sum buffer (28 MB for a 512-token
+    // batch of gate/up) is then allocated once, not at every forward call.
+    BitLinear bitlinear;
     // KV cache, f32 or fp16, laid out for the table's attention kernels
     // (kernels.h). K is transposed in blocks of kAttnKeyBlock positions,
     // [L, n_ctx / kAttnKeyBlock, KV, kAttnKeyBlock]: within a block, row j
@@ -53,7 +56,7 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
     const HParams& hp = model.hparams();
     n_ctx_ = opts.n_ctx > 0 ? opts.n_ctx : hp.n_ctx_train;
     n_batch_ = std::max<int64_t>(1, std::min(opts.n_batch, n_ctx_));
-    st_ = std::make_unique<State>(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
+    st_ = std::make_unique<State>(model.weights(), opts.n_threads > 0 ? opts.n_threads : default_thread_count());
     State& s = *st_;
     const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());  // V
     s.kv_f16 = opts.kv_f16;
@@ -213,7 +216,7 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
     const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim(), D = hp.head_dim;
     const int64_t nh = hp.n_head;
     const float eps = hp.rms_eps;
-    BitLinear bitlinear(*w.table, w.family, s.pool);
+    const BitLinear& bitlinear = s.bitlinear;
 
     for (int64_t t = 0; t < n; ++t) s.pos[size_t(t)] = int32_t(n_past_ + t);
     s.rope.build(s.pos.data(), n, D, hp.rope_theta);
