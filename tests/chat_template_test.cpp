@@ -11,7 +11,7 @@ namespace {
 
 const Tokenizer& llama3() {
     static const Tokenizer t =
-        Tokenizer::create(tokenizer_data_from_hf_json(std::string(TERN_SHARED_DIR) + "/data/tokenizers/llama3-hf/tokenizer.json"));
+        Tokenizer::create(tokenizer_data_from_hf_json(std::string(TERN_TEST_DATA_DIR) + "/external/bitnet-2b4t/tokenizer.json"));
     return t;
 }
 
@@ -78,7 +78,7 @@ TEST(ChatTemplate, Falcon3ExactIds) {
 }
 
 TEST(ChatTemplate, Llama2ExactIdsOnSentencePiece) {
-    const gguf::File f = gguf::File::open(std::string(TERN_SHARED_DIR) + "/data/tokenizer-tests/ggml-vocab-llama-spm.gguf");
+    const gguf::File f = gguf::File::open(std::string(TERN_TEST_DATA_DIR) + "/tokenizer-tests/ggml-vocab-llama-spm.gguf");
     const Tokenizer spm = Tokenizer::create(tokenizer_data_from_gguf(f));
     const auto t = ChatTemplate::by_name("llama2");
     const auto ids = ChatTemplate::tokenize(spm, t.render(kConversation));
@@ -104,7 +104,7 @@ TEST(ChatTemplate, NamesAndErrors) {
         EXPECT_NE(std::string(e.what()).find("bitnet, llama3, falcon3, llama2"), std::string::npos);
     }
     // bitnet needs <|eot_id|>, which a SentencePiece vocabulary lacks.
-    const gguf::File f = gguf::File::open(std::string(TERN_SHARED_DIR) + "/data/tokenizer-tests/ggml-vocab-llama-spm.gguf");
+    const gguf::File f = gguf::File::open(std::string(TERN_TEST_DATA_DIR) + "/tokenizer-tests/ggml-vocab-llama-spm.gguf");
     const Tokenizer spm = Tokenizer::create(tokenizer_data_from_gguf(f));
     EXPECT_THROW(ChatTemplate::tokenize(spm, ChatTemplate::by_name("bitnet").render({{"user", "x"}})), Error);
     EXPECT_THROW(ChatTemplate::by_name("bitnet").render({{"assistant", "x"}}), Error);

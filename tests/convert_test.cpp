@@ -28,8 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace hf = test::hf;
 
-const std::string kShared = TERN_SHARED_DIR;
-const std::string kReference = std::string(TERN_TEST_DATA_DIR) + "/../../tools/reference";
+const std::string kData = TERN_TEST_DATA_DIR;
+const std::string kReference = std::string(TERN_SOURCE_DIR) + "/tools/reference";
 const std::string kPython = "/usr/bin/python3";
 
 // A temporary folder removed at the end of the test.
@@ -226,8 +226,8 @@ TEST(Convert, TinyPresetThroughCliAndLlama3Tokenizer) {
     TempDir tmp("tiny");
     const std::string dir = tmp / "hf";
     std::string log;
-    ASSERT_EQ(sh(kPython + " " + kShared + "/tools/make_hf_checkpoint.py --preset tiny --embed-std 1.0 --linear-std 0.05 --out " +
-                     dir + " --tokenizer-dir " + kShared + "/data/tokenizers/llama3-hf",
+    ASSERT_EQ(sh(kPython + " " + kReference + "/make_hf_checkpoint.py --preset tiny --embed-std 1.0 --linear-std 0.05 --out " +
+                     dir + " --tokenizer-dir " + kData + "/external/bitnet-2b4t",
                  &log),
               0)
         << log;
@@ -262,7 +262,7 @@ TEST(Convert, TinyPresetThroughCliAndLlama3Tokenizer) {
     const Tokenizer tok = Tokenizer::create(tokenizer_data_from_gguf(f));
     EXPECT_EQ(tok.n_vocab(), 128256);
     EXPECT_EQ(tok.eot(), 128009);
-    const std::string base = kShared + "/data/tokenizer-tests/ggml-vocab-llama-bpe.gguf";
+    const std::string base = kData + "/tokenizer-tests/ggml-vocab-llama-bpe.gguf";
     std::ifstream inp(base + ".inp", std::ios::binary), outp(base + ".out");
     ASSERT_TRUE(inp && outp);
     std::stringstream ss;
@@ -415,14 +415,14 @@ TEST(Convert, SentencePieceTokenizerRoundTrips) {
     const std::string dir = tmp / "hf";
     hf::write_checkpoint(dir, s);
     for (const char* f : {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"})
-        fs::copy_file(kShared + "/data/tokenizers/llama2-spm/" + f, dir + "/" + f);
+        fs::copy_file(kData + "/tokenizers/llama2-spm/" + f, dir + "/" + f);
     const auto res = convert_quiet(dir, tmp / "spm.gguf");
     EXPECT_EQ(res.plan.tokenizer, "tokenizer.model");
     EXPECT_EQ(res.plan.arch, "bitnet");
     EXPECT_EQ(res.n_vocab_tokens, 32000);
 
     const auto f = gguf::File::open(tmp / "spm.gguf");
-    const auto ref = gguf::File::open(kShared + "/data/tokenizer-tests/ggml-vocab-llama-spm.gguf");
+    const auto ref = gguf::File::open(kData + "/tokenizer-tests/ggml-vocab-llama-spm.gguf");
     EXPECT_EQ(f.get<std::string>("tokenizer.ggml.model"), "llama");
     // Same pieces, scores and types as llama.cpp's converter wrote, then two padding tokens.
     auto toks = f.get<std::vector<std::string>>("tokenizer.ggml.tokens");
@@ -440,7 +440,7 @@ TEST(Convert, SentencePieceTokenizerRoundTrips) {
     EXPECT_TRUE(f.get<bool>("tokenizer.ggml.add_bos_token"));
 
     const Tokenizer tok = Tokenizer::create(tokenizer_data_from_gguf(f));
-    const std::string base = kShared + "/data/tokenizer-tests/ggml-vocab-llama-spm.gguf";
+    const std::string base = kData + "/tokenizer-tests/ggml-vocab-llama-spm.gguf";
     std::ifstream inp(base + ".inp", std::ios::binary), outp(base + ".out");
     std::stringstream ss;
     ss << inp.rdbuf();
@@ -469,7 +469,7 @@ TEST(Convert, SentencePieceTokenizerRoundTrips) {
 // Every prefix length of a SentencePiece model either parses or throws
 // tern::Error: never a crash or an out-of-bounds read (run under ASan).
 TEST(Convert, TruncatedSentencePieceModelIsAnError) {
-    const auto bytes = test::read_file(kShared + "/data/tokenizers/llama2-spm/tokenizer.model");
+    const auto bytes = test::read_file(kData + "/tokenizers/llama2-spm/tokenizer.model");
     std::mt19937 rng(7);
     std::vector<size_t> cuts = {0, 1, 2, 3, 5, 13, 14, 15, 100, bytes.size() - 1, bytes.size() - 2, bytes.size() - 300};
     for (int i = 0; i < 40; ++i) cuts.push_back(rng() % bytes.size());
@@ -656,12 +656,12 @@ TEST(Convert, BadInputsAreClearErrorsAndWriteNothing) {
              hf::write_text(d + "/tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {}}})");
          }},
         {"tokenizer.model truncated", "not a valid SentencePiece model", [](const std::string& d) {
-             auto b = test::read_file(kShared + "/data/tokenizers/llama2-spm/tokenizer.model");
+             auto b = test::read_file(kData + "/tokenizers/llama2-spm/tokenizer.model");
              b.resize(b.size() / 2 + 3);
              hf::write_bytes(d + "/tokenizer.model", b);
          }},
         {"more tokens than embedding rows", "has 32000 tokens but 'model.embed_tokens.weight' has only 40 rows", [](const std::string& d) {
-             fs::copy_file(kShared + "/data/tokenizers/llama2-spm/tokenizer.model", d + "/tokenizer.model");
+             fs::copy_file(kData + "/tokenizers/llama2-spm/tokenizer.model", d + "/tokenizer.model");
          }},
         {"tq2_0 needs 256 columns", "cannot be stored as TQ2_0", [](const std::string&) {}, convert::Options{.linear_type = "tq2_0"}},
         {"unknown type", "--type 'q4_0'", [](const std::string&) {}, convert::Options{.linear_type = "q4_0"}},

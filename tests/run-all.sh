@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/dev/install-deps.sh test
+bash tools/dev/fetch-test-data.sh
 jobs=$(nproc)
 start=$(date +%s)
 logs=$(mktemp -d)

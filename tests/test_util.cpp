@@ -40,6 +40,15 @@ std::vector<uint8_t> read_file(const std::string& path) {
     return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
+std::string corpus_text() {
+    std::string text;
+    for (const char* name : {"Apache-2.0", "Artistic", "BSD", "GFDL-1.3", "GPL-2", "GPL-3", "LGPL-2.1", "MPL-2.0"}) {
+        const auto bytes = read_file(std::string("/usr/share/common-licenses/") + name);
+        text.append(bytes.begin(), bytes.end());
+    }
+    return text;
+}
+
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
     std::ofstream f(path, std::ios::binary);
     f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));

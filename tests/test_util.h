@@ -16,6 +16,11 @@ std::string temp_path(const std::string& stem);
 int run_tern(const std::string& args, std::string* out, bool merge_stderr = false);
 
 std::vector<uint8_t> read_file(const std::string& path);
+
+// About 100 KB of real English prose for round-trip tests: the license texts
+// every Debian system ships in /usr/share/common-licenses (package base-files),
+// in name order.
+std::string corpus_text();
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 
 // Shape of a small BitNet model for file-level tests.

@@ -1,4 +1,4 @@
-// Tokenizers against llama.cpp's reference tokenizations (shared/data/tokenizer-tests),
+// Tokenizers against llama.cpp's reference tokenizations (tests/data/tokenizer-tests),
 // round trips, invalid UTF-8, special tokens and streaming decode.
 #include <gtest/gtest.h>
 
@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "gguf/gguf.h"
+#include "test_util.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -18,11 +19,11 @@ using tern::StreamDecoder;
 using tern::Tokenizer;
 using tern::TokenizerData;
 
-const std::string kData = TERN_SHARED_DIR "/data";
+const std::string kData = TERN_TEST_DATA_DIR;
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open " + path);
+    if (!in) throw std::runtime_error("cannot open " + path + " (tests/data/external/ is filled by tools/dev/fetch-test-data.sh)");
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -56,7 +57,7 @@ std::vector<Case> load_cases(const std::string& name) {
 
 const Tokenizer& llama3() {
     static const Tokenizer tok =
-        Tokenizer::create(tern::tokenizer_data_from_hf_json(kData + "/tokenizers/llama3-hf/tokenizer.json"));
+        Tokenizer::create(tern::tokenizer_data_from_hf_json(kData + "/external/bitnet-2b4t/tokenizer.json"));
     return tok;
 }
 
@@ -132,7 +133,7 @@ TEST(TokenizerRoundTrip, ReferenceStrings) {
 }
 
 TEST(TokenizerRoundTrip, Corpus) {
-    const std::string text = read_file(kData + "/corpora/tinyshakespeare.txt").substr(0, 50000);
+    const std::string text = tern::test::corpus_text().substr(0, 50000);
     for (const Tokenizer* tok : {&llama3(), &gpt2(), &spm()}) EXPECT_EQ(tok->decode(tok->encode(text, true, false)), text);
 }
 
@@ -214,7 +215,7 @@ TEST(TokenizerSpecial, Llama3Ids) {
 
 TEST(TokenizerSpecial, Llama3WithoutPreOrIds) {
     // What bitnet.cpp writes for 2B4T: no `pre`, no eot id: still LLaMA-3.
-    TokenizerData d = tern::tokenizer_data_from_hf_json(kData + "/tokenizers/llama3-hf/tokenizer.json");
+    TokenizerData d = tern::tokenizer_data_from_hf_json(kData + "/external/bitnet-2b4t/tokenizer.json");
     d.pre.clear();
     d.eot_id.reset();
     d.eos_id = 128001;
@@ -394,7 +395,7 @@ TEST(TokenizerErrors, TinyVocabularies) {
 
 // Informal speed check, run with --gtest_also_run_disabled_tests.
 TEST(TokenizerSpeed, DISABLED_Encode1MB) {
-    const std::string text = read_file(kData + "/corpora/tinyshakespeare.txt").substr(0, 1 << 20);
+    const std::string text = tern::test::corpus_text();
     for (const Tokenizer* tok : {&llama3(), &gpt2(), &spm()}) {
         const auto t0 = std::chrono::steady_clock::now();
         const auto ids = tok->encode(text, true, false);

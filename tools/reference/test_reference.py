@@ -549,16 +549,13 @@ class TestHF(unittest.TestCase):
             self.assertGreater(np.abs(M.load_gguf(p).forward(self.tokens) - ref).max(), 1e-3)
 
 
-if __name__ == "__main__":
-    unittest.main()
+MAKE_HF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_hf_checkpoint.py")
 
 
-MAKE_HF = "/work/shared/tools/make_hf_checkpoint.py"
-
-
-@unittest.skipUnless(os.environ.get("TERN_REF_SLOW") and os.path.exists(MAKE_HF),
-                     "set TERN_REF_SLOW=1 (needs %s; writes ~140 MB under /tmp)" % MAKE_HF)
-class TestSharedTinyCheckpoint(unittest.TestCase):
+@unittest.skipUnless(os.environ.get("TERN_REF_SLOW"),
+                     "slow: set TERN_REF_SLOW=1 to run make_hf_checkpoint.py --preset tiny "
+                     "(writes ~150 MB under the temp folder)")
+class TestTinyPresetCheckpoint(unittest.TestCase):
     def test_tiny_preset_and_packed_form(self):
         import subprocess
         with tempfile.TemporaryDirectory() as d:
@@ -572,3 +569,39 @@ class TestSharedTinyCheckpoint(unittest.TestCase):
             ref = m.forward(toks)
             hf.pack_checkpoint(src, dst, "autobitlinear", "F32")
             close(self, hf.load_hf(dst).forward(toks), ref)
+
+    def test_shards_f16_and_tokenizer_config(self):
+        import subprocess
+        with tempfile.TemporaryDirectory() as d:
+            tok = os.path.join(d, "tok")
+            os.makedirs(tok)
+            with open(os.path.join(tok, "tokenizer.json"), "w") as f:
+                f.write('{"stand-in": true}')
+            with open(os.path.join(tok, "tokenizer_config.json"), "w") as f:   # Meta's, must not be used
+                json.dump({"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"}, f)
+            one, sharded = os.path.join(d, "one"), os.path.join(d, "sharded")
+            common = [sys.executable, MAKE_HF, "--preset", "tiny", "--dtype", "f16"]
+            subprocess.run(common + ["--out", one], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(common + ["--out", sharded, "--max-shard-bytes", "2000000", "--tokenizer-dir", tok],
+                           check=True, stdout=subprocess.DEVNULL)
+            with open(os.path.join(sharded, "model.safetensors.index.json")) as f:
+                index = json.load(f)
+            self.assertGreater(len(set(index["weight_map"].values())), 2)
+            self.assertFalse(os.path.exists(os.path.join(sharded, "model.safetensors")))
+            a, b = hf.Checkpoint(one), hf.Checkpoint(sharded)
+            self.assertEqual(sorted(a.where), sorted(b.where))
+            for name in sorted(a.where):
+                (x, dx), (y, dy) = a.get(name), b.get(name)
+                self.assertEqual((dx, dy), ("F16", "F16"))
+                self.assertTrue(np.array_equal(x, y), name)
+            self.assertTrue(os.path.exists(os.path.join(sharded, "tokenizer.json")))
+            with open(os.path.join(sharded, "tokenizer_config.json")) as f:
+                tc = json.load(f)
+            self.assertEqual((tc["bos_token"], tc["eos_token"], tc["add_bos_token"]),
+                             ("<|begin_of_text|>", "<|eot_id|>", True))
+            self.assertIn("| capitalize + ': '", tc["chat_template"])
+            self.assertEqual([f for f in os.listdir(sharded) if f.endswith(".partial")], [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -79,7 +79,9 @@ def recase(s, case):
 
 if __name__ == "__main__":   # check the heuristic on the original-casing sample
     import sys
-    d = "/work/shared/data/corpora/tinystories/"
+    if len(sys.argv) != 2:
+        sys.exit("usage: data.py CORPORA_DIR  (the folder train.py --corpora takes)")
+    d = sys.argv[1].rstrip("/") + "/"
     cased = open(d + "niklas6_tinystories.txt", encoding="utf-8").read()
     lower = open(d + "arnoochka_tinystories.txt", encoding="utf-8").read()
     case = learn_case(cased, lower)

@@ -39,9 +39,6 @@ import data                                    # noqa: E402
 from bitnet import BitNet, Config              # noqa: E402
 from export_hf import export                   # noqa: E402
 
-CORPORA = os.path.normpath(os.path.join(HERE, "../../../shared/data/corpora/tinystories"))
-
-
 def log(*a):
     print(time.strftime("%H:%M:%S"), *a, flush=True)
 
@@ -128,7 +125,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="/tmp/tern-train")
     ap.add_argument("--name", default="tern-tinystories-4m")
-    ap.add_argument("--corpora", default=CORPORA)
+    ap.add_argument("--corpora", required=True,
+                    help="folder with arnoochka_tinystories.txt (lower-cased TinyStories extract) and "
+                         "niklas6_tinystories.txt (original-casing sample); see README.md")
     ap.add_argument("--png", default=os.path.join(HERE, "../../models"), help="folder for NAME-loss.png")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--val-frac", type=float, default=0.02)
