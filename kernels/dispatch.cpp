@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <stdexcept>
+#include "tern/error.h"
 
 #include "cpu_features.h"
 
@@ -81,14 +81,14 @@ const KernelTable& table_by_name(const std::string& name) {
     for (const auto& e : available_tables()) {
         if (name == e.table->name) {
             if (!e.runs_here)
-                throw std::runtime_error("kernel table '" + name + "' needs " + e.requires_ +
+                throw Error("kernel table '" + name + "' needs " + e.requires_ +
                                          ", which this CPU does not have; unset TERN_ISA or pick another table");
             return *e.table;
         }
         known += known.empty() ? "" : ", ";
         known += e.table->name;
     }
-    throw std::runtime_error("unknown kernel table '" + name + "'; this binary has: " + known);
+    throw Error("unknown kernel table '" + name + "'; this binary has: " + known);
 }
 
 const KernelTable& active_table() { return *choice().table; }

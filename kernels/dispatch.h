@@ -18,7 +18,7 @@ struct TableEntry {
 // Every table compiled into this binary, best first.
 std::vector<TableEntry> available_tables();
 
-// The table by name, or an error (std::runtime_error) naming what is missing.
+// The table by name, or a tern::Error naming what is missing.
 const KernelTable& table_by_name(const std::string& name);
 
 // The active table: TERN_ISA if set (validated), else the first that runs here.

@@ -2,8 +2,8 @@
 // prompt, for every built-in template, and incremental == full rendering.
 #include <gtest/gtest.h>
 
-#include "chat/template.h"
-#include "gguf/gguf.h"
+#include "tern/chat.h"
+#include "tern/gguf.h"
 #include "test_util.h"
 
 namespace tern {

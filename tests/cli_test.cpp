@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 #include "test_util.h"
 
 namespace tern {

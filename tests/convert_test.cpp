@@ -11,16 +11,17 @@
 #include <random>
 #include <sstream>
 
-#include "convert/convert.h"
+#include "tern/convert.h"
 #include "convert/safetensors.h"
 #include "convert_util.h"
 #include "formats.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 #include "model/hparams.h"
 #include "tern/model.h"
+#include "tern/session.h"
 #include "ternary_formats.h"
 #include "test_util.h"
-#include "tokenizer/tokenizer.h"
+#include "tern/tokenizer.h"
 
 namespace tern {
 namespace {
@@ -102,7 +103,7 @@ std::vector<float> tern_logits(const std::string& gguf, const std::vector<int32_
     const Model model = Model::load(gguf);
     Session s(model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2});
     s.eval(tokens, true);
-    const int64_t V = model.hparams().n_vocab;
+    const int64_t V = model.info().n_vocab;
     return std::vector<float>(s.logits(0), s.logits(0) + int64_t(tokens.size()) * V);
 }
 
@@ -462,8 +463,8 @@ TEST(Convert, SentencePieceTokenizerRoundTrips) {
     EXPECT_GE(n_cases, 20u);
     // And the model loads: bitnet arch, SiLU (not the LLaMA-3 vocabulary).
     const Model m = Model::load(tmp / "spm.gguf");
-    EXPECT_EQ(m.hparams().ffn_act, FfnAct::silu);
-    EXPECT_EQ(m.hparams().n_vocab, 32002);
+    EXPECT_EQ(m.info().ffn_act, FfnAct::silu);
+    EXPECT_EQ(m.info().n_vocab, 32002);
 }
 
 // Every prefix length of a SentencePiece model either parses or throws
@@ -701,8 +702,8 @@ TEST(Convert, CliReportsErrorsWithNonZeroExit) {
     ASSERT_EQ(test::run_tern("convert " + (tmp / "hf") + " -o " + out + " --embd-type q8_0 --arch bitnet-25", &log, true), 0) << log;
     EXPECT_NE(log.find("no tokenizer"), std::string::npos) << log;
     const Model m = Model::load(out);
-    EXPECT_EQ(m.hparams().arch, "bitnet-25");
-    EXPECT_EQ(m.weight_type(), "I2_S");
+    EXPECT_EQ(m.info().architecture, "bitnet-25");
+    EXPECT_EQ(m.info().weight_type, "I2_S");
     ASSERT_EQ(test::run_tern("convert " + (tmp / "hf") + " -o " + out + " -q", &log, true), 0) << log;
     EXPECT_EQ(log, "");
 }

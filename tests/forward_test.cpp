@@ -11,9 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "formats.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 #include "model/hparams.h"
 #include "tern/model.h"
+#include "tern/session.h"
 #include "test_util.h"
 
 namespace tern {
@@ -82,7 +83,7 @@ std::vector<Golden> load_goldens() {
 
 Model load(const Golden& g) {
     LoadOptions o;
-    o.ffn_act = g.ffn_act;
+    o.ffn_act = parse_ffn_act(g.ffn_act);
     return Model::load(g.file, o);
 }
 
@@ -91,7 +92,7 @@ std::vector<float> eval_all(const Model& model, const std::vector<int32_t>& toke
     if (so.n_threads == 0) so.n_threads = 2;
     Session s(model, so);
     s.eval(tokens, true);
-    const int64_t V = model.hparams().n_vocab;
+    const int64_t V = model.info().n_vocab;
     return std::vector<float>(s.logits(0), s.logits(0) + int64_t(tokens.size()) * V);
 }
 
@@ -129,8 +130,8 @@ TEST(Forward, GoldenLogitsEveryArchAndFormat) {
     for (const auto& g : goldens) {
         SCOPED_TRACE(g.name);
         const Model model = load(g);
-        archs.insert(model.hparams().arch);
-        formats.insert(model.weight_type());
+        archs.insert(model.info().architecture);
+        formats.insert(model.info().weight_type);
         expect_matches_golden(g, eval_all(model, g.tokens), 0.9999, 1e-4);
     }
     // The suite covers what the issue asks for.
@@ -142,7 +143,7 @@ TEST(Forward, DecodeWithCacheEqualsBatchedPrefill) {
     for (const auto& g : load_goldens()) {
         SCOPED_TRACE(g.name);
         const Model model = load(g);
-        const int64_t V = model.hparams().n_vocab;
+        const int64_t V = model.info().n_vocab;
         const auto batched = eval_all(model, g.tokens);
         // One token at a time through the KV cache.
         Session s(model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2});
@@ -160,7 +161,7 @@ TEST(Forward, TruncateAndReevaluateIsExact) {
     const auto goldens = load_goldens();
     const Golden& g = goldens[0];
     const Model model = load(g);
-    const int64_t V = model.hparams().n_vocab;
+    const int64_t V = model.info().n_vocab;
     Session s(model, {.n_ctx = 64, .n_threads = 2});
     s.eval(g.tokens, true);
     std::vector<float> last(s.logits(-1), s.logits(-1) + V);
@@ -199,7 +200,7 @@ TEST(Forward, ContextAndTokenErrors) {
     const Model model = load(goldens[0]);
     Session s(model, {.n_ctx = 8, .n_threads = 1});
     EXPECT_THROW(s.eval(goldens[0].tokens), Error);  // 12 tokens > 8
-    const int32_t bad = int32_t(model.hparams().n_vocab);
+    const int32_t bad = int32_t(model.info().n_vocab);
     EXPECT_THROW(s.eval(std::span<const int32_t>(&bad, 1)), Error);
     EXPECT_THROW(s.eval(std::span<const int32_t>()), Error);
 }

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "formats.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 #include "test_util.h"
 
 namespace tern {

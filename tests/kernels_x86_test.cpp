@@ -28,6 +28,7 @@
 #include "ref/ref.h"
 #include "self_test.h"
 #include "tern/model.h"
+#include "tern/session.h"
 #include "test_util.h"
 #include "ternary_formats.h"
 #if defined(__x86_64__)
@@ -564,14 +565,14 @@ std::vector<TestModel> test_models() {
 std::vector<float> forward_logits(const TestModel& tm, const std::string& table, const std::string& family,
                                   int64_t n_batch) {
     LoadOptions o;
-    o.ffn_act = tm.ffn_act;
+    o.ffn_act = parse_ffn_act(tm.ffn_act);
     o.table = table;
-    o.kernel = family;
+    o.kernel = parse_kernel_family(family);
     const Model model = Model::load(tm.file, o);
-    EXPECT_EQ(std::string(model.table().name), table);
+    EXPECT_EQ(model.info().kernel_table, table);
     Session s(model, {.n_ctx = 64, .n_batch = n_batch, .n_threads = 2});
     s.eval(tm.tokens, true);
-    const int64_t V = model.hparams().n_vocab;
+    const int64_t V = model.info().n_vocab;
     return std::vector<float>(s.logits(0), s.logits(0) + int64_t(tm.tokens.size()) * V);
 }
 

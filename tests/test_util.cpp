@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "formats.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 
 namespace tern::test {
 

@@ -9,9 +9,9 @@
 #include <map>
 #include <sstream>
 
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 #include "test_util.h"
-#include "tokenizer/tokenizer.h"
+#include "tern/tokenizer.h"
 
 namespace {
 

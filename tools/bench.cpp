@@ -9,12 +9,10 @@
 
 #include "commands.h"
 #include "common.h"
-#include "cpu_features.h"
 #include "git_commit.h"  // generated at build time (cmake/git_commit.cmake)
-#include "gguf/gguf.h"
-#include "kernels.h"
-#include "model/hparams.h"
-#include "runtime/thread_pool.h"
+#include "tern/gguf.h"
+#include "tern/diagnostics.h"
+#include "tern/session.h"
 
 namespace tern::cli {
 
@@ -71,7 +69,7 @@ void measure(Result& r, int reps, const std::function<int64_t()>& run) {
 }
 
 void print_results(const std::vector<Result>& results, const std::string& format) {
-    const auto& cpu = kernels::cpu_features();
+    const CpuInfo cpu = cpu_info();
     if (format == "md") {
         fmt::print("| model | size | params | type | isa | kernel | threads | test | t/s |\n");
         fmt::print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |\n");
@@ -97,7 +95,7 @@ void print_results(const std::vector<Result>& results, const std::string& format
 
 void bench(BenchOpts o) {
     install_interrupt_handler();
-    if (o.threads.empty()) o.threads = {default_thread_count()};
+    if (o.threads.empty()) o.threads = {hardware_threads()};
     if (o.kernels.size() == 1 && o.kernels[0] == "all") o.kernels = {"i2s", "tl1", "tl2"};
     const int64_t max_pp = *std::max_element(o.pp.begin(), o.pp.end());
     const int64_t max_tg = *std::max_element(o.tg.begin(), o.tg.end());
@@ -115,14 +113,14 @@ void bench(BenchOpts o) {
             }
             throw;
         }
-        const HParams& hp = model->hparams();
+        const ModelInfo& hp = model->info();
         Result base;
-        base.model = model->file().get_optional<std::string>("general.name").value_or(hp.arch);
-        base.size = model->file().file_size();
-        base.params = model->n_params();
-        base.type = model->weight_type();
-        base.isa = model->table().name;
-        base.kernel = model->kernel_family();
+        base.model = hp.name;
+        base.size = hp.file_size;
+        base.params = hp.n_params;
+        base.type = hp.weight_type;
+        base.isa = hp.kernel_table;
+        base.kernel = kernel_family_name(hp.kernel_family);
         for (int threads : o.threads) {
             mo.threads = threads;
             mo.ctx = std::min<int64_t>(hp.n_ctx_train > 0 ? std::max(hp.n_ctx_train, max_pp + max_tg) : max_pp + max_tg,

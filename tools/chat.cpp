@@ -8,10 +8,10 @@
 
 #include <fmt/core.h>
 
-#include "chat/template.h"
+#include "tern/chat.h"
 #include "commands.h"
 #include "common.h"
-#include "model/hparams.h"
+#include "tern/generate.h"
 
 namespace tern::cli {
 
@@ -60,15 +60,16 @@ void chat(const ChatOpts& o) {
     const Tokenizer& tok = *tok_opt;
     std::string why = "set by --chat-template";
     const ChatTemplate tmpl =
-        o.chat_template.empty() ? ChatTemplate::detect(model.file(), tok, &why) : ChatTemplate::by_name(o.chat_template);
+        o.chat_template.empty() ? ChatTemplate::for_model(model, tok, &why) : ChatTemplate::by_name(o.chat_template);
     Session session(model, o.m.session_options());
     Sampler sampler(finish_sampling(o.sampling, o.seed));
-    const std::vector<int32_t> stops = tmpl.stop_tokens(tok);
-    auto is_stop = [&](int32_t id) { return tok.is_eog(id) || std::find(stops.begin(), stops.end(), id) != stops.end(); };
-    const int64_t V = model.hparams().n_vocab;
+    GenerateOptions gen;
+    gen.n_predict = o.n_predict;
+    gen.sampling = sampler.params();
+    gen.stop_tokens = tmpl.stop_tokens(tok);
     const bool tty = isatty(STDIN_FILENO) != 0;
 
-    fmt::print(stderr, "tern chat: {} ({}, n_ctx {}), template {} ({})\n", o.m.model, model.hparams().arch, session.n_ctx(),
+    fmt::print(stderr, "tern chat: {} ({}, n_ctx {}), template {} ({})\n", o.m.model, model.info().architecture, session.n_ctx(),
                tmpl.name(), why);
     if (tty) fmt::print(stderr, "{}", kHelp);
 
@@ -136,41 +137,21 @@ void chat(const ChatOpts& o) {
             session.reset();
             fmt::print(stderr, "[context full: dropped the {} oldest turn(s), the system prompt is kept]\n", dropped / 2);
         }
-        auto t0 = std::chrono::steady_clock::now();
-        session.eval(ids);
-        prompt_s += seconds_since(t0);
-        prompt_tokens += int64_t(ids.size());
-        for (int32_t id : ids) sampler.accept(id);
-
-        StreamDecoder out(tok, false, false);
-        std::string reply;
-        t0 = std::chrono::steady_clock::now();
-        std::vector<float> logits(session.logits(-1), session.logits(-1) + V);
-        for (int64_t n = 0; o.n_predict < 0 || n < o.n_predict; ++n) {
-            if (interrupted()) {
-                fmt::print(stderr, "\n[interrupted]");
-                break;
-            }
-            const int32_t id = sampler.sample(logits.data(), V);
-            if (is_stop(id)) break;
-            sampler.accept(id);
-            const std::string piece = out.push(id);
-            reply += piece;
+        const GenerateResult r = generate(session, &tok, ids, gen, [&](std::string_view piece, int32_t) {
             fmt::print("{}", piece);
             std::fflush(stdout);
-            ++gen_tokens;
-            if (session.n_past() >= session.n_ctx()) {
-                fmt::print(stderr, "\n[context full: reply cut; the next message drops the oldest turns]");
-                break;
-            }
-            session.eval(std::span<const int32_t>(&id, 1));
-            logits.assign(session.logits(-1), session.logits(-1) + V);
-        }
-        gen_s += seconds_since(t0);
-        const std::string rest = out.flush();
-        reply += rest;
-        fmt::print("{}\n", rest);
+            return !interrupted();
+        }, &sampler);
+        prompt_s += r.prompt_seconds;
+        prompt_tokens += r.n_prompt;
+        gen_s += r.generate_seconds;
+        gen_tokens += r.n_generated;
+        if (r.reason == StopReason::cancelled) fmt::print(stderr, "\n[interrupted]");
+        if (r.reason == StopReason::context_full)
+            fmt::print(stderr, "\n[context full: reply cut; the next message drops the oldest turns]");
+        fmt::print("\n");
         std::fflush(stdout);
+        const std::string& reply = r.text;
         history.push_back({"user", msg});
         history.push_back({"assistant", reply});
         first = false;

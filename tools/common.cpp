@@ -9,7 +9,6 @@
 
 #include <fmt/core.h>
 
-#include "gguf/gguf.h"
 
 namespace tern::cli {
 
@@ -27,8 +26,8 @@ void ModelOpts::add_to(CLI::App& cmd) {
 
 LoadOptions ModelOpts::load_options() const {
     LoadOptions o;
-    if (!ffn_act.empty()) o.ffn_act = ffn_act;
-    o.kernel = kernel;
+    if (!ffn_act.empty()) o.ffn_act = parse_ffn_act(ffn_act);
+    if (kernel != "auto") o.kernel = parse_kernel_family(kernel);
     o.n_threads = threads;
     return o;
 }
@@ -62,8 +61,8 @@ SamplingParams finish_sampling(SamplingParams p, int64_t seed) {
 }
 
 std::optional<Tokenizer> load_tokenizer(const Model& model) {
-    if (!model.file().has("tokenizer.ggml.tokens")) return std::nullopt;
-    return Tokenizer::create(tokenizer_data_from_gguf(model.file()));
+    if (!model.info().has_tokenizer) return std::nullopt;
+    return Tokenizer::from_model(model);
 }
 
 std::string read_text_file(const std::string& path) {

@@ -8,9 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "sampling/sampler.h"
 #include "tern/model.h"
-#include "tokenizer/tokenizer.h"
+#include "tern/sampler.h"
+#include "tern/session.h"
+#include "tern/tokenizer.h"
 
 namespace tern::cli {
 

@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "convert/convert.h"
+#include "tern/convert.h"
 
 namespace tern::cli {
 

@@ -7,13 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "cpu_features.h"
-#include "dispatch.h"
-#include "formats.h"
-#include "gguf/gguf.h"
-#include "model/hparams.h"
-#include "self_test.h"
+#include "tern/diagnostics.h"
 #include "tern/error.h"
+#include "tern/gguf.h"
 
 namespace tern::cli {
 
@@ -44,18 +40,18 @@ ordered_json value_to_json(const gguf::Value& v, size_t max_items) {
 }
 
 ordered_json cpu_json() {
-    const auto& f = kernels::cpu_features();
+    const CpuInfo f = cpu_info();
     ordered_json j;
     j["arch"] = f.arch;
     j["model"] = f.model;
-    j["features"] = f.names();
+    j["features"] = f.features;
     ordered_json tables = ordered_json::array();
-    for (const auto& e : kernels::available_tables())
-        tables.push_back({{"name", e.table->name}, {"runs_here", e.runs_here}, {"requires", e.requires_}});
+    for (const auto& e : kernel_tables())
+        tables.push_back({{"name", e.name}, {"runs_here", e.runs_here}, {"requires", e.requires_}});
     j["tables"] = tables;
     try {
-        j["chosen"] = kernels::active_table().name;
-        j["reason"] = kernels::active_table_reason();
+        j["chosen"] = active_kernel_table();
+        j["reason"] = active_kernel_table_reason();
     } catch (const std::exception& e) {
         j["chosen"] = nullptr;
         j["reason"] = e.what();
@@ -88,9 +84,9 @@ ordered_json model_json(const gguf::File& f, bool with_tensors) {
     j["hyperparameters"] = hp;
     // How tern will run it: the FFN activation settles the `bitnet` ambiguity (SPEC §1).
     try {
-        const HParams h = read_hparams(f);
-        j["ffn_act"] = ffn_act_name(h.ffn_act);
-        j["ffn_act_reason"] = h.ffn_act_reason;
+        const FfnChoice h = ffn_act_for(f);
+        j["ffn_act"] = ffn_act_name(h.act);
+        j["ffn_act_reason"] = h.reason;
     } catch (const Error& e) {
         j["ffn_act"] = nullptr;
         j["ffn_act_reason"] = std::string("not runnable: ") + e.what();
@@ -123,11 +119,11 @@ ordered_json model_json(const gguf::File& f, bool with_tensors) {
     int64_t params = 0;
     for (const auto& t : f.tensors()) {
         if (t.known_type) {
-            auto& [count, bytes] = per_type[type_name(t.type)];
+            auto& [count, bytes] = per_type[ggml_type_name(t.type)];
             ++count;
             bytes += t.n_bytes;
         } else {
-            ++unknown[type_name(t.type)];
+            ++unknown[ggml_type_name(t.type)];
         }
         params += t.n_elements;
     }
@@ -144,7 +140,7 @@ ordered_json model_json(const gguf::File& f, bool with_tensors) {
     if (with_tensors) {
         ordered_json list = ordered_json::array();
         for (const auto& t : f.tensors())
-            list.push_back({{"name", t.name}, {"type", type_name(t.type)}, {"dims", t.dims}, {"offset", t.offset},
+            list.push_back({{"name", t.name}, {"type", ggml_type_name(t.type)}, {"dims", t.dims}, {"offset", t.offset},
                             {"bytes", t.n_bytes}});
         j["tensors"] = list;
     }
@@ -211,16 +207,16 @@ void print_text(const ordered_json& m, const ordered_json& cpu) {
 ordered_json self_test_json(int* failures) {
     ordered_json out = ordered_json::array();
     *failures = 0;
-    for (const auto& e : kernels::available_tables()) {
+    for (const auto& e : kernel_tables()) {
         ordered_json t;
-        t["table"] = e.table->name;
+        t["table"] = e.name;
         if (!e.runs_here) {
             t["skipped"] = "needs " + e.requires_;
             out.push_back(t);
             continue;
         }
         ordered_json ks = ordered_json::object();
-        for (const auto& r : kernels::self_test(*e.table)) {
+        for (const auto& r : self_test(e.name)) {
             if (!r.offered) {
                 ks[r.kernel] = "not offered";
             } else if (r.passed) {

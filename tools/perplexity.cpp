@@ -8,7 +8,6 @@
 
 #include "commands.h"
 #include "common.h"
-#include "model/hparams.h"
 
 namespace tern::cli {
 
@@ -33,7 +32,7 @@ void perplexity(const PplOpts& o) {
     install_interrupt_handler();
     ModelOpts mo = o.m;
     const Model model = Model::load(mo.model, mo.load_options());
-    if (mo.ctx <= 0) mo.ctx = std::min<int64_t>(512, model.hparams().n_ctx_train);
+    if (mo.ctx <= 0) mo.ctx = std::min<int64_t>(512, model.info().n_ctx_train);
     const auto tok = load_tokenizer(model);
     if (!tok) throw Error(mo.model + " has no tokenizer: perplexity needs one");
     const std::string text = read_text_file(o.file);
@@ -47,7 +46,7 @@ void perplexity(const PplOpts& o) {
         throw Error(o.file + " has " + std::to_string(tokens.size()) + " tokens, fewer than one chunk of " +
                     std::to_string(n_ctx) + " (lower -c)");
     Session session(model, mo.session_options());
-    const int64_t V = model.hparams().n_vocab;
+    const int64_t V = model.info().n_vocab;
     const int64_t first = n_ctx / 2;
     fmt::print(stderr, "perplexity: {} tokens, {} chunks of {}, scoring the last {} tokens of each\n", tokens.size(),
                n_chunks, n_ctx, n_ctx - 1 - first);

@@ -6,9 +6,8 @@
 
 #include "commands.h"
 #include "common.h"
-#include "kernels.h"
-#include "model/hparams.h"
-#include "runtime/npy.h"
+#include "npy.h"
+#include "tern/generate.h"
 
 namespace tern::cli {
 
@@ -65,7 +64,7 @@ void run(const RunOpts& o) {
     }
     Session session(model, o.m.session_options());
     const double load_s = seconds_since(t_load);
-    const HParams& hp = model.hparams();
+    const ModelInfo& info = model.info();
 
     // The prompt: ids as given, or text through the tokenizer.
     std::vector<int32_t> prompt;
@@ -85,77 +84,49 @@ void run(const RunOpts& o) {
         throw Error("the prompt has " + std::to_string(prompt.size()) + " tokens, which does not fit the context of " +
                     std::to_string(session.n_ctx()) + " (raise -c or shorten the prompt)");
 
-    const bool keep_all = !o.logits_out.empty();
-    std::vector<float> all_logits;
-    const int64_t V = hp.n_vocab;
-
-    const auto t_prompt = std::chrono::steady_clock::now();
-    session.eval(prompt, keep_all);
-    const double prompt_s = seconds_since(t_prompt);
-    if (keep_all) all_logits.assign(session.logits(0), session.logits(0) + int64_t(prompt.size()) * V);
-
-    Sampler sampler(finish_sampling(o.sampling, o.seed));
-    for (int32_t t : prompt) sampler.accept(t);
-    std::optional<StreamDecoder> out;
-    if (tok) out.emplace(*tok, o.special, false);
     const bool show_ids = o.print_ids || !tok;
-
     // Echo a text prompt as llama.cpp does, so the output reads on from it.
     if (!show_ids && o.prompt_tokens.empty() && !o.no_display_prompt) {
         fmt::print("{}", tok->decode(prompt, o.special));
         std::fflush(stdout);
     }
-    std::vector<int32_t> generated;
-    std::string stop = "n_predict reached";
-    const auto t_gen = std::chrono::steady_clock::now();
-    const int64_t limit = o.n_predict < 0 ? INT64_MAX : o.n_predict;
-    std::vector<float> last(session.logits(-1), session.logits(-1) + V);
-    while (int64_t(generated.size()) < limit) {
-        if (interrupted()) {
-            stop = "interrupted";
-            break;
-        }
-        const int32_t id = sampler.sample(last.data(), V);
-        if (tok && tok->is_eog(id)) {
-            stop = "end of text";
-            break;
-        }
-        generated.push_back(id);
-        sampler.accept(id);
+
+    GenerateOptions g;
+    g.n_predict = o.n_predict;
+    g.sampling = finish_sampling(o.sampling, o.seed);
+    g.render_special = o.special;
+    std::vector<float> all_logits;
+    if (!o.logits_out.empty()) {
+        g.prompt_logits_all = true;
+        g.on_logits = [&](const float* l, int64_t rows) { all_logits.insert(all_logits.end(), l, l + rows * info.n_vocab); };
+    }
+    int64_t n_shown = 0;
+    const GenerateResult r = generate(session, tok ? &*tok : nullptr, prompt, g, [&](std::string_view piece, int32_t id) {
         if (show_ids) {
-            fmt::print("{}{}", generated.size() > 1 ? "," : "", id);
+            if (id >= 0) fmt::print("{}{}", n_shown++ ? "," : "", id);
         } else {
-            fmt::print("{}", out->push(id));
+            fmt::print("{}", piece);
         }
         std::fflush(stdout);
-        const bool more = int64_t(generated.size()) < limit;
-        if (session.n_past() >= session.n_ctx()) {
-            stop = "context full";
-            break;
-        }
-        if (more || keep_all) {
-            session.eval(std::span<const int32_t>(&id, 1), false);
-            last.assign(session.logits(-1), session.logits(-1) + V);
-            if (keep_all) all_logits.insert(all_logits.end(), last.begin(), last.end());
-        }
-    }
-    const double gen_s = seconds_since(t_gen);
-    if (out && !show_ids) fmt::print("{}", out->flush());
+        return !interrupted();
+    });
     fmt::print("\n");
     std::fflush(stdout);
 
-    if (keep_all) {
-        const int64_t rows = int64_t(all_logits.size()) / V;
-        write_npy_f32(o.logits_out, all_logits.data(), {rows, V});
-    }
+    if (!o.logits_out.empty()) write_npy_f32(o.logits_out, all_logits.data(), {int64_t(all_logits.size()) / info.n_vocab, info.n_vocab});
     if (!o.no_stats) {
-        fmt::print(stderr, "\n[stopped: {}]\n", stop);
-        fmt::print(stderr, "load:       {:8.2f} s  ({}, {} weights, {} kernels on {}, ffn {})\n", load_s, hp.arch,
-                   model.weight_type(), model.kernel_family(), model.table().name, ffn_act_name(hp.ffn_act));
-        fmt::print(stderr, "prompt:     {:5} tokens in {:8.2f} s  = {:8.2f} tokens/s\n", prompt.size(), prompt_s,
-                   prompt.size() / std::max(prompt_s, 1e-9));
-        fmt::print(stderr, "generation: {:5} tokens in {:8.2f} s  = {:8.2f} tokens/s\n", generated.size(), gen_s,
-                   generated.empty() ? 0.0 : generated.size() / std::max(gen_s, 1e-9));
+        const char* why = r.reason == StopReason::eos            ? "end of text"
+                          : r.reason == StopReason::length       ? "n_predict reached"
+                          : r.reason == StopReason::context_full ? "context full"
+                          : r.reason == StopReason::cancelled    ? "interrupted"
+                                                                 : "stop string";
+        fmt::print(stderr, "\n[stopped: {}]\n", why);
+        fmt::print(stderr, "load:       {:8.2f} s  ({}, {} weights, {} kernels on {}, ffn {})\n", load_s, info.architecture,
+                   info.weight_type, kernel_family_name(info.kernel_family), info.kernel_table, ffn_act_name(info.ffn_act));
+        fmt::print(stderr, "prompt:     {:5} tokens in {:8.2f} s  = {:8.2f} tokens/s\n", r.n_prompt, r.prompt_seconds,
+                   r.n_prompt / std::max(r.prompt_seconds, 1e-9));
+        fmt::print(stderr, "generation: {:5} tokens in {:8.2f} s  = {:8.2f} tokens/s\n", r.n_generated, r.generate_seconds,
+                   r.tokens_per_second());
     }
 }
 

@@ -3,7 +3,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 
 namespace tern::cli {
 

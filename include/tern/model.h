@@ -1,37 +1,71 @@
-// The public C++ API: load a model, open a session, evaluate tokens, read logits.
+// A loaded model: weights mapped from a GGUF file and repacked once for the
+// kernel table chosen on this CPU.
 //
-//   tern::Model model = tern::Model::load("model.gguf", {});
-//   tern::Session s(model, {.n_ctx = 2048, .n_threads = 4});
-//   s.eval(tokens);                       // prefill (batched)
-//   const float* logits = s.logits(-1);   // [n_vocab] for the last token
+//   tern::Model model = tern::Model::load("model.gguf");
+//   std::printf("%s, %lld tokens\n", model.info().architecture.c_str(), (long long)model.info().n_vocab);
+//   tern::Session s(model);            // see tern/session.h
+//
+// Model is a cheap shared handle: copies share the weights, and every Session
+// (and Tokenizer) opened on it keeps them alive, so the caller may move or
+// destroy its Model while sessions still run.
+//
+// Thread safety: a loaded Model is immutable; any number of threads may use it
+// (and its copies) at once, each through its own Session.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
-#include <vector>
 
 #include "tern/error.h"
 
 namespace tern {
 
-struct HParams;
 struct ModelWeights;
-class ThreadPool;
 namespace gguf {
 class File;
 }
-namespace kernels {
-struct KernelTable;
-}
+
+// The feed-forward activation (SPEC §1): ReLU²(gate)·up for 2B4T, SiLU(gate)·up otherwise.
+enum class FfnAct { relu2, silu };
+const char* ffn_act_name(FfnAct a);                         // "relu2" | "silu"
+std::optional<FfnAct> parse_ffn_act(const std::string& s);  // inverse of ffn_act_name
+
+// The layout the ternary matrices are repacked into (see `tern bench --kernel all`).
+enum class KernelFamily { i2s, tl1, tl2 };
+const char* kernel_family_name(KernelFamily f);                    // "i2s" | "tl1" | "tl2"
+std::optional<KernelFamily> parse_kernel_family(const std::string& s);  // inverse of kernel_family_name
 
 struct LoadOptions {
-    std::optional<std::string> ffn_act;  // "relu2" | "silu": settles the `bitnet` arch ambiguity
-    std::string kernel = "auto";         // ternary kernel family: "i2s", "tl1", "tl2", "auto"
-    std::string table;                   // kernel table by name ("ref", "avx2", ...); "" = TERN_ISA or the best
-    int n_threads = 0;                   // threads used to repack at load (0 = all)
+    std::optional<FfnAct> ffn_act;  // settles the `bitnet` architecture's ambiguity (SPEC §1)
+    std::optional<KernelFamily> kernel;  // unset: the fastest family for the table
+    std::string table;              // kernel table by name ("ref", "avx2", ...); "" = TERN_ISA or the best
+    int n_threads = 0;              // threads used to repack at load (0 = all)
+};
+
+// What a loaded model is, as `tern info` shows it.
+struct ModelInfo {
+    std::string path;           // the file it was loaded from
+    std::string name;           // general.name, or the architecture when the file has none
+    std::string architecture;   // general.architecture: bitnet-b1.58, bitnet-25, bitnet, llama
+    int64_t n_vocab = 0;
+    int64_t n_ctx_train = 0;    // the context the model was trained for (the default n_ctx)
+    int64_t n_embd = 0;
+    int64_t n_ff = 0;
+    int64_t n_layer = 0;
+    int64_t n_head = 0;
+    int64_t n_head_kv = 0;
+    int64_t head_dim = 0;
+    FfnAct ffn_act = FfnAct::relu2;
+    std::string ffn_act_reason;  // why that activation (the file said, or the vocabulary decided)
+    std::string weight_type;     // the linears' GGUF type: I2_S, TQ1_0, TQ2_0, F16, ...
+    std::string kernel_table;    // "avx512vnni", "avx2", "neon_dotprod", "ref", ...
+    KernelFamily kernel_family = KernelFamily::i2s;
+    int64_t n_params = 0;        // elements of every tensor in the file
+    uint64_t file_size = 0;      // bytes
+    bool has_tokenizer = false;  // the file carries a vocabulary (tokenizer.ggml.tokens)
+    uint64_t fingerprint = 0;    // identifies the file's contents (session files name it)
 };
 
 class Model {
@@ -41,71 +75,15 @@ public:
     // table. Throws tern::Error naming the file and what is wrong.
     static Model load(const std::string& path, const LoadOptions& opts = {});
 
-    Model(Model&&) noexcept;
-    Model& operator=(Model&&) noexcept;
-    ~Model();
-
-    const HParams& hparams() const;
+    const ModelInfo& info() const;
+    // The GGUF file's metadata and tensor table (tern/gguf.h), e.g.
+    // model.file().get_optional<std::string>("tokenizer.chat_template").
     const gguf::File& file() const;
-    const kernels::KernelTable& table() const;
-    std::string kernel_family() const;  // "i2s", "tl1" or "tl2"
-    std::string weight_type() const;    // the linears' file type, e.g. "I2_S"
-    int64_t n_params() const;
-    const ModelWeights& weights() const { return *w_; }
 
 private:
-    Model();
-    std::unique_ptr<ModelWeights> w_;
-};
-
-struct SessionOptions {
-    int64_t n_ctx = 0;      // 0 = the model's training context
-    int64_t n_batch = 512;  // tokens per prefill step
-    int n_threads = 0;      // 0 = all hardware threads
-    bool kv_f16 = false;    // store the KV cache as fp16 (half the memory)
-};
-
-// One sequence: KV cache, activations, logits.
-class Session {
-public:
-    Session(const Model& model, const SessionOptions& opts = {});
-    ~Session();
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-
-    // Appends `tokens` at positions n_past() ... and runs them through the
-    // model in batches of n_batch. Logits are kept for every evaluated token
-    // when `all_logits`, else only for the last one. Throws if the context
-    // would overflow or a token id is out of range.
-    void eval(std::span<const int32_t> tokens, bool all_logits = false);
-
-    // Logits of evaluated token i of the last eval() call (i < 0 counts from
-    // the end; with all_logits = false only -1 is valid). [n_vocab] floats.
-    const float* logits(int64_t i = -1) const;
-    int64_t n_logits() const;
-
-    int64_t n_past() const { return n_past_; }
-    int64_t n_ctx() const { return n_ctx_; }
-    // Forgets positions >= n (n <= n_past): the next eval continues from n.
-    void truncate(int64_t n);
-    void reset() { truncate(0); }
-
-    ThreadPool& pool();
-
-private:
-    struct State;
-    void forward(const int32_t* tokens, int64_t n, bool want_logits, float* logits_out);
-    void store_kv(int64_t layer, int64_t token);
-    void attention(int64_t layer, int64_t n);
-    int64_t k_ctx() const;  // n_ctx rounded up to whole key blocks of the K cache
-
-    const Model& model_;
-    int64_t n_ctx_ = 0;
-    int64_t n_batch_ = 0;
-    int64_t n_past_ = 0;
-    std::unique_ptr<State> st_;
-    std::vector<float> logits_;  // [n_logits, n_vocab]
-    int64_t n_logits_ = 0;
+    friend struct ModelAccess;  // the library's own way in (src/model/weights.h)
+    explicit Model(std::shared_ptr<const ModelWeights> w) : w_(std::move(w)) {}
+    std::shared_ptr<const ModelWeights> w_;
 };
 
 }  // namespace tern

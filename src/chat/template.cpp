@@ -1,6 +1,8 @@
-#include "chat/template.h"
+#include "tern/chat.h"
 
-#include "gguf/gguf.h"
+#include "tern/model.h"
+
+#include "tern/gguf.h"
 
 namespace tern {
 
@@ -66,6 +68,10 @@ ChatTemplate ChatTemplate::detect(const gguf::File& f, const Tokenizer& tok, std
     if (tok.kind() == Tokenizer::Kind::SPM)
         return say(ChatTemplateKind::llama2, "SentencePiece vocabulary, no recognised template in the file");
     return say(ChatTemplateKind::bitnet, "no recognised template; plain 'User:'/'Assistant:' turns");
+}
+
+ChatTemplate ChatTemplate::for_model(const Model& model, const Tokenizer& tok, std::string* why) {
+    return detect(model.file(), tok, why);
 }
 
 std::vector<ChatPiece> ChatTemplate::begin(const std::string& system) const {

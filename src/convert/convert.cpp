@@ -1,7 +1,7 @@
 // convert_checkpoint: plan every tensor (names, shapes, types) up front, then
 // let the GGUF writer pull them one at a time: read from the mapping, check,
 // ternarize or convert, encode, release the input pages.
-#include "convert/convert.h"
+#include "tern/convert.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,7 @@
 
 #include "convert/convert_impl.h"
 #include "formats.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 #include "ternary_formats.h"
 
 namespace tern::convert {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "convert/convert.h"
+#include "tern/convert.h"
 #include "convert/safetensors.h"
 
 namespace tern::gguf {

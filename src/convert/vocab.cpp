@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include "convert/convert_impl.h"
-#include "gguf/gguf.h"
-#include "tokenizer/tokenizer.h"
+#include "tern/gguf.h"
+#include "tern/tokenizer.h"
 
 namespace tern::convert {
 

@@ -14,7 +14,7 @@
 
 #include "formats.h"
 #include "runtime/mapped_file.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 
 namespace tern::gguf {
 

@@ -3,7 +3,7 @@
 #include <type_traits>
 
 #include "formats.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 
 namespace tern::gguf {
 

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "formats.h"
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 
 namespace tern::gguf {
 

@@ -1,6 +1,6 @@
 #include "model/hparams.h"
 
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 
 namespace tern {
 

@@ -6,16 +6,14 @@
 #include <optional>
 #include <string>
 
+#include "tern/model.h"
+
 namespace tern {
 namespace gguf {
 class File;
 }
 
-enum class FfnAct { relu2, silu };
 enum class RopeStyle { neox, norm };  // pairs (i, i + D/2) vs (2i, 2i + 1)
-
-const char* ffn_act_name(FfnAct a);
-std::optional<FfnAct> parse_ffn_act(const std::string& s);  // "relu2" | "silu"
 
 struct HParams {
     std::string arch;        // general.architecture as in the file

@@ -88,10 +88,10 @@ kernels::TernaryMatrix decode_linear(const gguf::File& f, const gguf::TensorInfo
                 "; ternary linears must be I2_S, TQ1_0, TQ2_0, F32, F16 or BF16");
 }
 
-kernels::TernaryFamily pick_family(const kernels::KernelTable& table, const std::string& kernel) {
+kernels::TernaryFamily pick_family(const kernels::KernelTable& table, std::optional<KernelFamily> kernel) {
     using kernels::TernaryFamily;
     auto offered = [&](TernaryFamily fam) { return table.ternary[int(fam)].matmul != nullptr; };
-    if (kernel == "auto") {
+    if (!kernel) {
         // The family measured fastest for each table (tern_bench: FAMILY/TABLE/
         // shape/N:n rows; bench/README.md has the numbers). Decode (N = 1) is
         // what a user waits on, so that column decides; prefill agrees so far.
@@ -115,47 +115,57 @@ kernels::TernaryFamily pick_family(const kernels::KernelTable& table, const std:
             if (std::string(table.name) == m.table && offered(m.family)) return m.family;
         return TernaryFamily::i2s;
     }
-    for (TernaryFamily fam : {TernaryFamily::i2s, TernaryFamily::tl1, TernaryFamily::tl2}) {
-        if (kernel != kernels::family_name(fam)) continue;
-        if (!offered(fam))
-            throw Error(std::string("kernel family '") + kernel + "' is not available in the '" + table.name +
-                        "' kernel table; use --kernel i2s or another TERN_ISA");
-        return fam;
-    }
-    throw Error("unknown kernel family '" + kernel + "'; use i2s, tl1, tl2 or auto");
+    const auto fam = TernaryFamily(int(*kernel));
+    if (!offered(fam))
+        throw Error(std::string("kernel family '") + kernel_family_name(*kernel) + "' is not available in the '" +
+                    table.name + "' kernel table; use --kernel i2s or another TERN_ISA");
+    return fam;
+}
+
+// A 64-bit FNV-1a over the file's header (metadata and tensor table) and 16
+// evenly spaced 4 KB samples of its data: two files share it only if they
+// hold the same model (session files are refused for any other).
+uint64_t fingerprint(const gguf::File& f) {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](const uint8_t* p, size_t n) {
+        for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+    };
+    const uint8_t* base = f.data();
+    const uint64_t size = f.file_size();
+    mix(base, size_t(std::min<uint64_t>(size, f.data_offset())));
+    constexpr uint64_t kSample = 4096, kSamples = 16;
+    if (size > f.data_offset())
+        for (uint64_t k = 0; k < kSamples; ++k) {
+            const uint64_t off = f.data_offset() + (size - f.data_offset()) * k / kSamples;
+            mix(base + off, size_t(std::min(kSample, size - off)));
+        }
+    return h;
 }
 
 }  // namespace
 
-Model::Model() : w_(std::make_unique<ModelWeights>()) {}
-Model::Model(Model&&) noexcept = default;
-Model& Model::operator=(Model&&) noexcept = default;
-Model::~Model() = default;
+const char* kernel_family_name(KernelFamily f) { return kernels::family_name(kernels::TernaryFamily(int(f))); }
 
-const HParams& Model::hparams() const { return w_->hp; }
+std::optional<KernelFamily> parse_kernel_family(const std::string& s) {
+    for (KernelFamily f : {KernelFamily::i2s, KernelFamily::tl1, KernelFamily::tl2})
+        if (s == kernel_family_name(f)) return f;
+    return std::nullopt;
+}
+
+const ModelInfo& Model::info() const { return w_->info; }
 const gguf::File& Model::file() const { return w_->file; }
-const kernels::KernelTable& Model::table() const { return *w_->table; }
-std::string Model::kernel_family() const { return kernels::family_name(w_->family); }
-std::string Model::weight_type() const { return type_name(w_->linear_type); }
-int64_t Model::n_params() const { return w_->n_params; }
 
 Model Model::load(const std::string& path, const LoadOptions& opts) {
-    Model model;
-    ModelWeights& w = *model.w_;
+    auto owned = std::make_shared<ModelWeights>();
+    ModelWeights& w = *owned;
     w.file = gguf::File::open(path);
     const gguf::File& f = w.file;
+    const uint64_t file_fingerprint = fingerprint(f);
     ModelOverrides ov;
-    if (opts.ffn_act) {
-        ov.ffn_act = parse_ffn_act(*opts.ffn_act);
-        if (!ov.ffn_act) throw Error("unknown FFN activation '" + *opts.ffn_act + "'; use relu2 or silu");
-    }
+    ov.ffn_act = opts.ffn_act;
     w.hp = read_hparams(f, ov);
     HParams& hp = w.hp;
-    try {
-        w.table = opts.table.empty() ? &kernels::active_table() : &kernels::table_by_name(opts.table);
-    } catch (const std::runtime_error& e) {
-        throw Error(e.what());
-    }
+    w.table = opts.table.empty() ? &kernels::active_table() : &kernels::table_by_name(opts.table);
     w.family = pick_family(*w.table, opts.kernel);
 
     // Embedding and output: vocabulary size comes from the embedding's shape.
@@ -237,7 +247,29 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     });
 
     for (const auto& t : f.tensors()) w.n_params += t.n_elements;
-    return model;
+
+    ModelInfo& info = w.info;
+    info.path = path;
+    info.architecture = hp.arch;
+    info.name = f.get_optional<std::string>("general.name").value_or(hp.arch);
+    info.n_vocab = hp.n_vocab;
+    info.n_ctx_train = hp.n_ctx_train;
+    info.n_embd = hp.n_embd;
+    info.n_ff = hp.n_ff;
+    info.n_layer = hp.n_layer;
+    info.n_head = hp.n_head;
+    info.n_head_kv = hp.n_head_kv;
+    info.head_dim = hp.head_dim;
+    info.ffn_act = hp.ffn_act;
+    info.ffn_act_reason = hp.ffn_act_reason;
+    info.weight_type = type_name(w.linear_type);
+    info.kernel_table = w.table->name;
+    info.kernel_family = KernelFamily(int(w.family));
+    info.n_params = w.n_params;
+    info.file_size = f.file_size();
+    info.has_tokenizer = f.has("tokenizer.ggml.tokens");
+    info.fingerprint = file_fingerprint;
+    return ModelAccess::wrap(std::move(owned));
 }
 
 }  // namespace tern

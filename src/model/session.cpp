@@ -10,53 +10,16 @@
 #include "model/weights.h"
 #include "ops/ops.h"
 #include "runtime/thread_pool.h"
-#include "tern/model.h"
+#include "model/session_state.h"
+#include "tern/session.h"
 
 namespace tern {
 
-namespace {
-// Tokens per attention task in a batch (see Session::attention).
-constexpr int64_t kAttnBlock = 16;
-}  // namespace
-
-struct Session::State {
-    State(const ModelWeights& w, int n_threads) : pool(n_threads), bitlinear(*w.table, w.family, pool) {}
-    ThreadPool pool;
-    // Kept for the session: its int32 sum buffer (28 MB for a 512-token
-    // batch of gate/up) is then allocated once, not at every forward call.
-    BitLinear bitlinear;
-    // KV cache, f32 or fp16, laid out for the table's attention kernels
-    // (kernels.h). K is transposed in blocks of kAttnKeyBlock positions,
-    // [L, n_ctx / kAttnKeyBlock, KV, kAttnKeyBlock]: within a block, row j
-    // holds k[j] of consecutive positions, so the scores of a block are sums
-    // over rows with the keys along the vector lanes (and a token's KV values
-    // land in one block, not in KV pages). V is [L, n_ctx, KV], one row per
-    // position.
-    bool kv_f16 = false;
-    AlignedBuffer k_cache, v_cache;
-    size_t kv_elem = 4;
-    std::vector<float> kv_f32;  // [threads, kAttnKeyBlock * head_dim] fp16 cache rows converted for the kernels
-
-    // Activations for up to n_batch tokens.
-    std::vector<float> x;      // [n, H]  residual stream
-    std::vector<float> h;      // [n, max(H, I)]  normed input of the next BitLinear
-    std::vector<float> q;      // [n, H]
-    std::vector<float> k, v;   // [n, KV]
-    std::vector<float> att;    // [n, H]  attention output, concat over heads
-    std::vector<float> gate;   // [n, I]
-    std::vector<float> up;     // [n, I]
-    std::vector<float> proj;   // [n, H]  output of attn_output / ffn_down
-    std::vector<float> scores; // [threads, kAttnBlock, n_ctx]
-    std::vector<int32_t> pos;  // [n]
-    QuantizedActs acts;
-    ops::RopeTable rope;
-};
-
-Session::Session(const Model& model, const SessionOptions& opts) : model_(model) {
-    const HParams& hp = model.hparams();
+Session::Session(Model model, const SessionOptions& opts) : model_(std::move(model)) {
+    const HParams& hp = hparams_of(model_);
     n_ctx_ = opts.n_ctx > 0 ? opts.n_ctx : hp.n_ctx_train;
     n_batch_ = std::max<int64_t>(1, std::min(opts.n_batch, n_ctx_));
-    st_ = std::make_unique<State>(model.weights(), opts.n_threads > 0 ? opts.n_threads : default_thread_count());
+    st_ = std::make_unique<State>(ModelAccess::weights(model_), opts.n_threads > 0 ? opts.n_threads : default_thread_count());
     State& s = *st_;
     const size_t cache = size_t(hp.n_layer * n_ctx_ * hp.kv_dim());  // V
     s.kv_f16 = opts.kv_f16;
@@ -87,18 +50,22 @@ int64_t Session::k_ctx() const { return round_up(n_ctx_, kernels::kAttnKeyBlock)
 void Session::truncate(int64_t n) {
     if (n < 0 || n > n_past_) throw Error("Session::truncate: position " + std::to_string(n) + " is past n_past");
     n_past_ = n;
+    tokens_.resize(size_t(n));
 }
+
+int64_t Session::n_vocab() const { return hparams_of(model_).n_vocab; }
+int Session::n_threads() const { return st_->pool.size(); }
 
 int64_t Session::n_logits() const { return n_logits_; }
 
 const float* Session::logits(int64_t i) const {
     if (i < 0) i += n_logits_;
     if (i < 0 || i >= n_logits_) throw Error("Session::logits: index out of range (no logits kept for it)");
-    return logits_.data() + i * model_.hparams().n_vocab;
+    return logits_.data() + i * hparams_of(model_).n_vocab;
 }
 
 void Session::eval(std::span<const int32_t> tokens, bool all_logits) {
-    const HParams& hp = model_.hparams();
+    const HParams& hp = hparams_of(model_);
     const int64_t n = int64_t(tokens.size());
     if (n == 0) throw Error("Session::eval: no tokens");
     if (n_past_ + n > n_ctx_)
@@ -121,7 +88,7 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits) {
 // Writes token t of this batch's k (rotated) and v into layer l's cache.
 void Session::store_kv(int64_t l, int64_t t) {
     State& s = *st_;
-    const int64_t KV = model_.hparams().kv_dim(), B = kernels::kAttnKeyBlock;
+    const int64_t KV = hparams_of(model_).kv_dim(), B = kernels::kAttnKeyBlock;
     const size_t e = s.kv_elem;
     const int64_t p = n_past_ + t;
     uint8_t* kblock = s.k_cache.data() + size_t(l * k_ctx() * KV + (p / B) * KV * B + p % B) * e;
@@ -151,8 +118,8 @@ void Session::store_kv(int64_t l, int64_t t) {
 // cache is converted a key block at a time into per-thread scratch.
 void Session::attention(int64_t l, int64_t n) {
     State& s = *st_;
-    const HParams& hp = model_.hparams();
-    const kernels::KernelTable& T = *model_.weights().table;
+    const HParams& hp = hparams_of(model_);
+    const kernels::KernelTable& T = *ModelAccess::weights(model_).table;
     const int64_t H = hp.n_embd, KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group = hp.gqa_group();
     const int64_t B = kernels::kAttnKeyBlock;
     const size_t e = s.kv_elem;
@@ -210,7 +177,7 @@ void Session::attention(int64_t l, int64_t n) {
 // With want_logits, writes [n, V] logits when logits_out holds n rows (all
 // logits) or only the last token's row otherwise.
 void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float* logits_out) {
-    const ModelWeights& w = model_.weights();
+    const ModelWeights& w = ModelAccess::weights(model_);
     const HParams& hp = w.hp;
     State& s = *st_;
     const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim(), D = hp.head_dim;
@@ -305,6 +272,7 @@ void Session::forward(const int32_t* tokens, int64_t n, bool want_logits, float*
                                   hp.n_vocab, r0, r1);
         }, count == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced);
     }
+    tokens_.insert(tokens_.end(), tokens, tokens + n);
     n_past_ += n;
 }
 

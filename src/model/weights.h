@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 #include "kernels.h"
 #include "model/hparams.h"
+#include "tern/model.h"
 
 namespace tern {
 
@@ -38,6 +39,7 @@ struct Layer {
 };
 
 struct ModelWeights {
+    ModelInfo info;
     gguf::File file;
     HParams hp;
     const kernels::KernelTable* table = nullptr;
@@ -50,5 +52,13 @@ struct ModelWeights {
     std::vector<Layer> layers;
     int64_t n_params = 0;
 };
+
+// The library's way from a public Model handle to its weights.
+struct ModelAccess {
+    static const ModelWeights& weights(const Model& m) { return *m.w_; }
+    static std::shared_ptr<const ModelWeights> shared(const Model& m) { return m.w_; }
+    static Model wrap(std::shared_ptr<const ModelWeights> w) { return Model(std::move(w)); }
+};
+inline const HParams& hparams_of(const Model& m) { return ModelAccess::weights(m).hp; }
 
 }  // namespace tern

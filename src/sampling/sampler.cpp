@@ -1,4 +1,4 @@
-#include "sampling/sampler.h"
+#include "tern/sampler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,22 @@
 
 namespace tern {
 
-Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {}
+namespace {
+void check(bool ok, const char* name, double value, const char* range) {
+    if (!ok) throw Error(std::string("sampling parameter ") + name + " = " + std::to_string(value) + " is invalid: it must be " + range);
+}
+}  // namespace
+
+void SamplingParams::validate() const {
+    check(std::isfinite(temp) && temp >= 0, "temp", temp, "a finite number >= 0 (0: greedy)");
+    check(top_k >= 0, "top_k", top_k, ">= 0 (0: off)");
+    check(std::isfinite(top_p) && top_p >= 0 && top_p <= 1, "top_p", top_p, "in [0, 1] (1: off)");
+    check(std::isfinite(min_p) && min_p >= 0 && min_p <= 1, "min_p", min_p, "in [0, 1] (0: off)");
+    check(std::isfinite(repeat_penalty) && repeat_penalty > 0, "repeat_penalty", repeat_penalty, "a finite number > 0 (1: off)");
+    check(repeat_last_n >= 0, "repeat_last_n", repeat_last_n, ">= 0");
+}
+
+Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) { p.validate(); }
 
 void Sampler::reset() {
     rng_.seed(p_.seed);

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tokenizer/tokenizer.h"
+#include "tern/tokenizer.h"
 
 namespace tern {
 

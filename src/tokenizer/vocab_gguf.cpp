@@ -1,8 +1,9 @@
 // TokenizerData from a GGUF file's tokenizer.ggml.* keys.
 #include <limits>
 
-#include "gguf/gguf.h"
-#include "tokenizer/tokenizer.h"
+#include "tern/gguf.h"
+#include "tern/model.h"
+#include "tern/tokenizer.h"
 
 namespace tern {
 
@@ -48,6 +49,12 @@ TokenizerData tokenizer_data_from_gguf(const gguf::File& f) {
     d.add_bos = f.get_optional<bool>("tokenizer.ggml.add_bos_token");
     d.add_space_prefix = f.get_optional<bool>("tokenizer.ggml.add_space_prefix");
     return d;
+}
+
+Tokenizer Tokenizer::from_model(const Model& model) {
+    if (!model.info().has_tokenizer)
+        throw Error(model.info().path + " has no tokenizer (no tokenizer.ggml.tokens): give token ids instead of text");
+    return create(tokenizer_data_from_gguf(model.file()));
 }
 
 }  // namespace tern

@@ -21,7 +21,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "tokenizer/tokenizer.h"
+#include "tern/tokenizer.h"
 
 namespace tern {
 

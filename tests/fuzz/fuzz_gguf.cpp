@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "gguf/gguf.h"
+#include "tern/gguf.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {

@@ -6,16 +6,22 @@
 // opens the conversation, each later turn first closes the previous reply —
 // so a chat prefills only the new turn's tokens; the incremental pieces
 // concatenate to exactly the full rendering.
+//
+//   tern::ChatTemplate t = tern::ChatTemplate::for_model(model, tok);
+//   auto ids = tern::ChatTemplate::tokenize(tok, t.render({{"user", "Hi"}}));
+//
+// Thread safety: a ChatTemplate is immutable; share it freely.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "tokenizer/tokenizer.h"
+#include "tern/tokenizer.h"
 
 namespace tern {
 
+class Model;
 namespace gguf {
 class File;
 }
@@ -44,6 +50,7 @@ public:
     // (bitnet.cpp writes a template into 2B4T files that is wrong for it),
     // then the template text in the file. `why` says what decided.
     static ChatTemplate detect(const gguf::File& f, const Tokenizer& tok, std::string* why = nullptr);
+    static ChatTemplate for_model(const Model& model, const Tokenizer& tok, std::string* why = nullptr);
 
     ChatTemplateKind kind() const { return kind_; }
     std::string name() const;

@@ -87,6 +87,7 @@ public:
     uint64_t alignment() const { return alignment_; }
     uint64_t file_size() const { return size_; }
     uint64_t data_offset() const { return data_offset_; }
+    const uint8_t* data() const { return base_; }  // the whole file's bytes
 
     // Metadata in file order.
     const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }

@@ -8,7 +8,7 @@
 //           anything left unknown falls back to <0xNN> byte tokens.
 //
 // Usage:
-//   auto tok = tern::Tokenizer::create(tern::tokenizer_data_from_gguf(file));
+//   auto tok = tern::Tokenizer::from_model(model);          // the model's own vocabulary
 //   std::vector<int32_t> ids = tok.encode("Hello", /*add_bos=*/true, /*parse_special=*/false);
 //   std::string text = tok.decode(ids);                    // "Hello" (BOS renders as nothing)
 //   tern::StreamDecoder out(tok);                          // while generating:
@@ -31,6 +31,7 @@
 
 namespace tern {
 
+class Model;
 namespace gguf {
 class File;
 }
@@ -65,6 +66,9 @@ public:
 
     // Validates `data` and builds the lookup tables. Throws tern::Error.
     static Tokenizer create(const TokenizerData& data);
+    // The vocabulary a model file carries (tokenizer.ggml.*). Throws
+    // tern::Error when the file has none (ModelInfo::has_tokenizer).
+    static Tokenizer from_model(const Model& model);
 
     // add_bos: prepend BOS if the vocabulary wants one (add_bos_token) and has one.
     // parse_special: text of control tokens ("<|eot_id|>") becomes that token;

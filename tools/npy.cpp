@@ -1,4 +1,4 @@
-#include "runtime/npy.h"
+#include "npy.h"
 
 #include <cerrno>
 #include <cstdio>

@@ -1,0 +1,66 @@
+// What this machine offers tern, and whether tern computes correctly on it:
+// the CPU's features, every kernel table (and which one runs), and the
+// self-test that checks each table's kernels against the reference bit for
+// bit. This is what `tern info` shows.
+//
+// Thread safety: every function may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tern/model.h"
+
+namespace tern {
+
+namespace gguf {
+class File;
+}
+
+struct CpuInfo {
+    std::string arch;                   // "x86_64", "aarch64", "other"
+    std::string model;                  // brand string, e.g. "AMD EPYC ..."
+    std::vector<std::string> features;  // e.g. {"avx2", "fma", "avx512f", ...}
+};
+CpuInfo cpu_info();
+
+// Hardware threads this process may run on (the default for n_threads = 0).
+int hardware_threads();
+
+struct KernelTableInfo {
+    std::string name;      // "ref", "avx2", "avx512vnni", "neon_dotprod", ...
+    bool runs_here = false;
+    std::string requires_;  // the CPU features it needs
+};
+// Every table built into this binary, best first.
+std::vector<KernelTableInfo> kernel_tables();
+// The table models load with: TERN_ISA if set, else the best that runs here.
+// Throws tern::Error when TERN_ISA names a table this CPU cannot run.
+std::string active_kernel_table();
+std::string active_kernel_table_reason();
+
+struct SelfTestResult {
+    std::string table;
+    std::string kernel;   // "quantize_rows", "i2s", "tl1", "tl2", "float_matmul", "attention", ...
+    bool offered = true;  // false: the table has no such kernel (not a failure)
+    bool passed = false;
+    std::string detail;   // what differed first (empty when passed or not offered)
+};
+// Runs every kernel of `table` (a name from kernel_tables() that runs here)
+// on random inputs against the reference. Throws tern::Error for an unknown
+// table or one this CPU cannot run.
+std::vector<SelfTestResult> self_test(const std::string& table);
+
+// The FFN activation tern would use for a file and why (SPEC §1), without
+// loading its weights. Throws tern::Error when the file is not runnable.
+struct FfnChoice {
+    FfnAct act;
+    std::string reason;
+};
+FfnChoice ffn_act_for(const gguf::File& file);
+
+// The GGML type name of a type id: "F16", "I2_S", "Q6_K", or "type<N>".
+std::string ggml_type_name(uint32_t type);
+
+}  // namespace tern

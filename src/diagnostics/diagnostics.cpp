@@ -1,0 +1,51 @@
+// tern/diagnostics.h over the kernel library's own CPU detection, dispatch and
+// self-test (kernels/).
+#include "tern/diagnostics.h"
+
+#include "cpu_features.h"
+#include "dispatch.h"
+#include "formats.h"
+#include "model/hparams.h"
+#include "runtime/thread_pool.h"
+#include "self_test.h"
+
+namespace tern {
+
+CpuInfo cpu_info() {
+    const auto& f = kernels::cpu_features();
+    return {f.arch, f.model, f.names()};
+}
+
+int hardware_threads() { return default_thread_count(); }
+
+std::vector<KernelTableInfo> kernel_tables() {
+    std::vector<KernelTableInfo> out;
+    for (const auto& e : kernels::available_tables()) out.push_back({e.table->name, e.runs_here, e.requires_});
+    return out;
+}
+
+std::string active_kernel_table() { return kernels::active_table().name; }
+
+std::string active_kernel_table_reason() { return kernels::active_table_reason(); }
+
+std::vector<SelfTestResult> self_test(const std::string& table) {
+    const kernels::KernelTable* t = nullptr;
+    for (const auto& e : kernels::available_tables())
+        if (table == e.table->name) {
+            if (!e.runs_here) throw Error("kernel table '" + table + "' needs " + e.requires_ + ", which this CPU lacks");
+            t = e.table;
+        }
+    if (!t) throw Error("unknown kernel table '" + table + "'");
+    std::vector<SelfTestResult> out;
+    for (const auto& r : kernels::self_test(*t)) out.push_back({table, r.kernel, r.offered, r.passed, r.detail});
+    return out;
+}
+
+FfnChoice ffn_act_for(const gguf::File& file) {
+    const HParams h = read_hparams(file);
+    return {h.ffn_act, h.ffn_act_reason};
+}
+
+std::string ggml_type_name(uint32_t type) { return type_name(type); }
+
+}  // namespace tern
