@@ -11,7 +11,9 @@
 //   // r.reason, r.n_generated, r.tokens_per_second() ...
 //
 // The prompt is appended to what the session already holds (a chat turn
-// continues the conversation in the KV cache). Generation stops at the
+// continues the conversation in the KV cache), and so is every generated
+// token (an end-of-generation token is not): afterwards the session holds
+// prompt and reply, and generate() with an empty prompt continues the text. Generation stops at the
 // tokenizer's end-of-generation tokens (unless ignore_eos), at extra
 // stop_tokens, after n_predict tokens, at a stop string (found across token
 // boundaries and never emitted), when the context is full, or when the
@@ -43,7 +45,7 @@ struct GenerateOptions {
     bool render_special = false;         // stream special tokens' text too
     // Called with the logits of every prompt position (n rows, when
     // prompt_logits_all) or of the last one, then with each generated
-    // token's logits (which means the last generated token is evaluated too).
+    // token's logits.
     std::function<void(const float* logits, int64_t n_rows)> on_logits;
     bool prompt_logits_all = false;
 };

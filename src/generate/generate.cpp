@@ -128,6 +128,15 @@ GenerateResult generate(Session& session, const Tokenizer* tok, std::span<const 
         r.tokens.push_back(id);
         sampler->accept(id);
         const bool go_on = emit(decoder ? decoder->push(id) : std::string(), id);
+        // Every emitted token goes into the session, so it holds the prompt and
+        // the whole reply: a later call (or a chat turn) continues from there.
+        if (session.n_past() >= session.n_ctx()) {
+            r.reason = StopReason::context_full;
+            break;
+        }
+        session.eval(std::span<const int32_t>(&id, 1), false);
+        last.assign(session.logits(-1), session.logits(-1) + V);
+        if (o.on_logits) o.on_logits(last.data(), 1);
         if (stop_string) {
             r.reason = StopReason::stop_string;
             break;
@@ -135,16 +144,6 @@ GenerateResult generate(Session& session, const Tokenizer* tok, std::span<const 
         if (!go_on) {
             r.reason = StopReason::cancelled;
             break;
-        }
-        const bool more = int64_t(r.tokens.size()) < limit;
-        if (session.n_past() >= session.n_ctx()) {
-            r.reason = StopReason::context_full;
-            break;
-        }
-        if (more || o.on_logits) {
-            session.eval(std::span<const int32_t>(&id, 1), false);
-            last.assign(session.logits(-1), session.logits(-1) + V);
-            if (o.on_logits) o.on_logits(last.data(), 1);
         }
     }
     // What the decoder and the stop filter still hold is final now (unless a

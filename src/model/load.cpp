@@ -126,7 +126,7 @@ kernels::TernaryFamily pick_family(const kernels::KernelTable& table, std::optio
 // evenly spaced 4 KB samples of its data: two files share it only if they
 // hold the same model (session files are refused for any other).
 uint64_t fingerprint(const gguf::File& f) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull;
     auto mix = [&](const uint8_t* p, size_t n) {
         for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
     };
