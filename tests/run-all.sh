@@ -23,6 +23,14 @@ cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" | tee "$logs/asan.txt"
 
+echo "== Clang + ThreadSanitizer: where threads meet (thread pool, sessions on one model)"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DTERN_TSAN=ON -DTERN_BUILD_BENCH=OFF
+cmake --build build-tsan -j "$jobs" --target tern_tests
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./build-tsan/tests/tern_tests \
+  --gtest_filter='ThreadPool.*:Library.*' | tee "$logs/tsan.txt"
+tsan_total=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\.$/\1/p' "$logs/tsan.txt")
+
 echo "== libFuzzer: GGUF reader for ${TERN_FUZZ_SECONDS:-60} s"
 corpus=$(mktemp -d)
 cp tests/fuzz/corpus/* "$corpus"/
@@ -43,8 +51,8 @@ arm_summary=$(grep -E '^arm: [0-9]+ passed, [0-9]+ failed$' "$logs/arm.txt" | ta
 # ctest prints "100% tests passed, 0 tests failed out of N" per run; the arm
 # step "arm: N passed, M failed". Any failure stopped the script above.
 count() { sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
-ctest_total=$(( $(count "$logs/release.txt") + $(count "$logs/asan.txt") ))
+ctest_total=$(( $(count "$logs/release.txt") + $(count "$logs/asan.txt") + tsan_total ))
 arm_total=$(echo "$arm_summary" | sed -n 's/^arm: \([0-9]*\) passed.*/\1/p')
-echo "== done in $(( $(date +%s) - start )) s: GCC Release and Clang ASan+UBSan runs of the suite" \
-  "($ctest_total ctest tests), fuzzing, arm64 under qemu ($arm_total checks)"
+echo "== done in $(( $(date +%s) - start )) s: GCC Release and Clang ASan+UBSan runs of the suite," \
+  "the threaded tests under TSan ($ctest_total tests), fuzzing, arm64 under qemu ($arm_total checks)"
 echo "tests: $(( ctest_total + arm_total )) passed, 0 failed"

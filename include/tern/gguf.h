@@ -13,6 +13,10 @@
 
 #include "tern/error.h"
 
+namespace tern {
+class MappedFile;  // the library's own (src/runtime/mapped_file.h)
+}
+
 namespace tern::gguf {
 
 enum class ValueType : uint32_t {
@@ -77,7 +81,7 @@ public:
     // Parse bytes someone else owns (tests, fuzzing). `name` is used in errors.
     static File parse(const uint8_t* data, size_t size, std::string name = "<memory>");
 
-    File() = default;  // empty: no metadata, no tensors
+    File();  // empty: no metadata, no tensors
     File(File&&) noexcept;
     File& operator=(File&&) noexcept;
     ~File();
@@ -122,7 +126,7 @@ private:
     std::string path_;
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
-    void* mapping_ = nullptr;  // owned mmap, or null when parsing borrowed bytes
+    std::unique_ptr<MappedFile> mapping_;  // null when parsing borrowed bytes
     uint32_t version_ = 0;
     uint64_t alignment_ = 32;
     uint64_t data_offset_ = 0;

@@ -340,7 +340,7 @@ Result convert_checkpoint(const std::string& dir, const std::string& out, const 
     if (!fs::is_directory(dir)) throw Error(dir + ": not a directory (give the Hugging Face checkpoint folder)");
     const fs::path cfg_path = fs::path(dir) / "config.json";
     if (!fs::exists(cfg_path)) throw Error(dir + ": config.json is missing; is this a Hugging Face checkpoint folder?");
-    const nlohmann::json config = read_json(cfg_path.string());
+    const nlohmann::json config = read_json_file(cfg_path.string());
 
     Result res;
     const Checkpoint ck = Checkpoint::open(dir);

@@ -7,15 +7,13 @@
 
 #include "tern/convert.h"
 #include "convert/safetensors.h"
+#include "runtime/json_file.h"
 
 namespace tern::gguf {
 class Writer;
 }
 
 namespace tern::convert {
-
-// `path` parsed as JSON; tern::Error naming the file when it cannot be read or parsed.
-nlohmann::json read_json(const std::string& path);
 
 // config.json + the checkpoint's tensor names -> architecture, hyper-parameters,
 // naming (plan.cpp). Checks the configuration; tensors are checked later.

@@ -11,16 +11,6 @@ namespace tern::convert {
 
 using nlohmann::json;
 
-json read_json(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(path + ": not valid JSON: " + e.what());
-    }
-}
-
 namespace {
 
 constexpr int64_t kLlama3Vocab = 128256;

@@ -1,10 +1,6 @@
 // safetensors reader and Hugging Face checkpoint folders (see safetensors.h).
 #include "convert/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +13,7 @@
 
 #include "formats.h"
 #include "runtime/mapped_file.h"
+#include "runtime/json_file.h"
 
 namespace tern::convert {
 
@@ -116,32 +113,10 @@ void StTensor::to_f32(int64_t begin, int64_t n, float* dst) const {
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
     std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
     f->path_ = path;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        throw Error(path + ": cannot stat: " + std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(path + ": not a regular file");
-    }
-    f->size_ = uint64_t(st.st_size);
-    if (f->size_ > 0) {
-        void* m = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            const int e = errno;
-            ::close(fd);
-            throw Error(path + ": cannot mmap: " + std::strerror(e));
-        }
-        f->mapping_ = m;
-        f->base_ = static_cast<const uint8_t*>(m);
-        // We read each tensor once, front to back.
-        madvise(m, f->size_, MADV_SEQUENTIAL);
-    }
-    ::close(fd);
+    // We read each tensor once, front to back.
+    f->mapping_ = MappedFile::open(path, MappedFile::Access::sequential);
+    f->base_ = f->mapping_.data();
+    f->size_ = f->mapping_.size();
     f->parse_header();
     return f;
 }
@@ -155,9 +130,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(const uint8_t* data, siz
     return f;
 }
 
-SafetensorsFile::~SafetensorsFile() {
-    if (mapping_) munmap(mapping_, size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 const StTensor* SafetensorsFile::find(std::string_view name) const {
     auto it = index_.find(name);
@@ -165,7 +138,7 @@ const StTensor* SafetensorsFile::find(std::string_view name) const {
 }
 
 void SafetensorsFile::release(const uint8_t* p, uint64_t n) const {
-    if (mapping_) drop_mapped_pages(base_, size_, p, n);
+    mapping_.drop(p, n);
 }
 
 void SafetensorsFile::parse_header() {
@@ -243,16 +216,6 @@ void SafetensorsFile::parse_header() {
 // ---------------------------------------------------------------- Checkpoint
 
 namespace {
-
-json read_json_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(path + ": not valid JSON: " + e.what());
-    }
-}
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/mapped_file.h"
 #include "tern/error.h"
 
 namespace tern::convert {
@@ -75,7 +76,7 @@ private:
     std::string path_;
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
-    void* mapping_ = nullptr;
+    MappedFile mapping_;  // empty when parsing borrowed bytes
     std::vector<StTensor> tensors_;
     std::map<std::string, size_t, std::less<>> index_;
 };

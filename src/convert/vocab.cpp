@@ -53,7 +53,7 @@ void add_spm_added_tokens(const fs::path& dir, TokenizerData& d, int64_t n_vocab
     std::map<int64_t, std::pair<std::string, bool>> extra;  // id -> (text, special)
     const fs::path added = dir / "added_tokens.json";
     if (fs::exists(added)) {
-        const json j = read_json(added.string());
+        const json j = read_json_file(added.string());
         if (!j.is_object()) throw Error(added.string() + ": not an object of token -> id");
         for (const auto& [text, id] : j.items()) {
             if (!id.is_number_integer()) throw Error(fmt::format("{}: the id of '{}' is not an integer", added.string(), text));
@@ -62,7 +62,7 @@ void add_spm_added_tokens(const fs::path& dir, TokenizerData& d, int64_t n_vocab
     }
     const fs::path cfg = dir / "tokenizer_config.json";
     if (fs::exists(cfg)) {
-        const json j = read_json(cfg.string());
+        const json j = read_json_file(cfg.string());
         if (j.is_object() && j.contains("added_tokens_decoder") && j["added_tokens_decoder"].is_object()) {
             for (const auto& [key, t] : j["added_tokens_decoder"].items()) {
                 int64_t id = -1;
@@ -100,7 +100,7 @@ void add_spm_added_tokens(const fs::path& dir, TokenizerData& d, int64_t n_vocab
 std::optional<std::string> chat_template(const fs::path& dir) {
     const fs::path cfg = dir / "tokenizer_config.json";
     if (!fs::exists(cfg)) return std::nullopt;
-    const json j = read_json(cfg.string());
+    const json j = read_json_file(cfg.string());
     if (!j.is_object() || !j.contains("chat_template")) return std::nullopt;
     const json& t = j["chat_template"];
     if (t.is_string()) return t.get<std::string>();

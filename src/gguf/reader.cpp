@@ -1,10 +1,6 @@
 // GGUF reader. Every count, length, size and offset read from the file is
 // checked against the bytes that remain before anything is allocated or read,
 // so a malformed file is an error message, never a crash or a huge allocation.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -131,32 +127,11 @@ Value read_value(Cursor& c, ValueType type, const std::string& key, int depth) {
 }  // namespace
 
 File File::open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        throw Error(path + ": cannot stat: " + std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(path + ": not a regular file");
-    }
     File f;
     f.path_ = path;
-    f.size_ = uint64_t(st.st_size);
-    if (f.size_ > 0) {
-        void* m = mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            const int e = errno;
-            ::close(fd);
-            throw Error(path + ": cannot mmap: " + std::strerror(e));
-        }
-        f.mapping_ = m;
-        f.base_ = static_cast<const uint8_t*>(m);
-    }
-    ::close(fd);
+    f.mapping_ = std::make_unique<MappedFile>(MappedFile::open(path));
+    f.base_ = f.mapping_->data();
+    f.size_ = f.mapping_->size();
     f.parse_all();
     return f;
 }
@@ -170,29 +145,10 @@ File File::parse(const uint8_t* data, size_t size, std::string name) {
     return f;
 }
 
-File::File(File&& o) noexcept { *this = std::move(o); }
-
-File& File::operator=(File&& o) noexcept {
-    if (this != &o) {
-        if (mapping_) munmap(mapping_, size_);
-        path_ = std::move(o.path_);
-        base_ = std::exchange(o.base_, nullptr);
-        size_ = std::exchange(o.size_, 0);
-        mapping_ = std::exchange(o.mapping_, nullptr);
-        version_ = o.version_;
-        alignment_ = o.alignment_;
-        data_offset_ = o.data_offset_;
-        kv_ = std::move(o.kv_);
-        kv_index_ = std::move(o.kv_index_);
-        tensors_ = std::move(o.tensors_);
-        tensor_index_ = std::move(o.tensor_index_);
-    }
-    return *this;
-}
-
-File::~File() {
-    if (mapping_) munmap(mapping_, size_);
-}
+File::File() = default;
+File::File(File&&) noexcept = default;
+File& File::operator=(File&&) noexcept = default;
+File::~File() = default;
 
 void File::parse_all() {
     Cursor c(base_, size_, path_);
@@ -320,7 +276,7 @@ const TensorInfo* File::find_tensor(std::string_view name) const {
 }
 
 void File::release(const TensorInfo& t) const {
-    if (mapping_ && t.data) drop_mapped_pages(base_, size_, t.data, t.n_bytes);
+    if (mapping_ && t.data) mapping_->drop(t.data, t.n_bytes);
 }
 
 const TensorInfo& File::tensor(std::string_view name) const {

@@ -141,16 +141,4 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
     for (int64_t j = 0; j < n; ++j) out[j] = gate[j] / (1.0f + std::exp(-gate[j])) * up[j];
 }
 
-float dot(const float* a, const float* b, int64_t n) {
-    // Eight partial sums: lets the compiler vectorise without -ffast-math, and
-    // the order is fixed, so results do not depend on the build.
-    float acc[8] = {};
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int k = 0; k < 8; ++k) acc[k] += a[j + k] * b[j + k];
-    float s = 0.0f;
-    for (; j < n; ++j) s += a[j] * b[j];
-    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
 }  // namespace tern::ops

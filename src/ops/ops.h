@@ -32,6 +32,4 @@ void softmax(float* x, int64_t n);
 void relu2_mul(const float* gate, const float* up, float* out, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 
-float dot(const float* a, const float* b, int64_t n);
-
 }  // namespace tern::ops

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tern/tokenizer.h"
+#include "runtime/json_file.h"
 
 namespace tern {
 
@@ -17,16 +18,6 @@ using nlohmann::json;
 // LLaMA-3's Split pattern exactly as its tokenizer.json writes it.
 constexpr std::string_view kLlama3HfPattern =
     R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
-
-json read_json(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(path + ": not valid JSON: " + e.what());
-    }
-}
 
 // Calls f on every object in `j` (itself included) whose "type" is `type`.
 template <class F>
@@ -53,7 +44,7 @@ std::optional<std::string> token_content(const json& cfg, const char* key) {
 }  // namespace
 
 TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
-    const json j = read_json(path);
+    const json j = read_json_file(path);
     try {
         if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
             throw Error(path + ": no \"model\" object; is this a Hugging Face tokenizer.json?");
@@ -146,7 +137,7 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
         // Special ids and add_bos: tokenizer_config.json beside the file, then the post-processor.
         const auto cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
         if (std::filesystem::exists(cfg_path)) {
-            const json cfg = read_json(cfg_path.string());
+            const json cfg = read_json_file(cfg_path.string());
             if (auto t = token_content(cfg, "bos_token")) d.bos_id = find_id(*t);
             if (auto t = token_content(cfg, "eos_token")) d.eos_id = find_id(*t);
             if (auto t = token_content(cfg, "unk_token")) d.unk_id = find_id(*t);

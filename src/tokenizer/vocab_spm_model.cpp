@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tern/tokenizer.h"
+#include "runtime/json_file.h"
 
 namespace tern {
 
@@ -197,13 +198,7 @@ TokenizerData tokenizer_data_from_spm_model(const std::string& path) {
     // tokenizer_config.json beside it: special tokens by text, add_bos_token.
     const auto cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
     if (std::filesystem::exists(cfg_path)) {
-        std::ifstream cf(cfg_path, std::ios::binary);
-        nlohmann::json cfg;
-        try {
-            cfg = nlohmann::json::parse(cf);
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(cfg_path.string() + ": not valid JSON: " + e.what());
-        }
+        const nlohmann::json cfg = read_json_file(cfg_path.string());
         if (cfg.is_object()) {
             const auto find_id = [&](const std::string& text) -> std::optional<int32_t> {
                 for (size_t i = 0; i < d.tokens.size(); ++i)
