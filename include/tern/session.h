@@ -74,9 +74,6 @@ public:
 private:
     struct State;
     void forward(const int32_t* tokens, int64_t n, bool want_logits, float* logits_out);
-    void store_kv(int64_t layer, int64_t token);
-    void attention(int64_t layer, int64_t n);
-    int64_t k_ctx() const;  // n_ctx rounded up to whole key blocks of the K cache
 
     Model model_;
     int64_t n_ctx_ = 0;

@@ -34,8 +34,8 @@ void BitLinear::quantize(int64_t n, int64_t cols, QuantizedActs& a,
     });
 }
 
-void BitLinear::apply(const kernels::PackedTernary& w, const QuantizedActs& a, float* y) const {
-    const Output one{&w, y};
+void BitLinear::apply(const kernels::PackedTernary& w, const QuantizedActs& a, float* y, bool accumulate) const {
+    const Output one{&w, y, accumulate};
     apply(std::span<const Output>(&one, 1), a);
 }
 
@@ -85,7 +85,10 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& a) cons
                 float* y = outs[i].y;
                 for (int64_t t = 0; t < n; ++t) {
                     const double k = beta / double(a.scale[size_t(t)]);
-                    for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = float(double(acc[t * rows + r]) * k);
+                    if (outs[i].accumulate)
+                        for (int64_t r = r0; r < r1; ++r) y[t * rows + r] += float(double(acc[t * rows + r]) * k);
+                    else
+                        for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = float(double(acc[t * rows + r]) * k);
                 }
             }
         }

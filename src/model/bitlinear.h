@@ -35,13 +35,15 @@ public:
     // per-token work that produces a row runs in the same parallel region.
     void quantize(int64_t n, int64_t cols, QuantizedActs& acts, const std::function<const float*(int64_t)>& row) const;
 
-    // y: [n, w.rows] floats = (q . W~) * beta / s.
-    void apply(const kernels::PackedTernary& w, const QuantizedActs& acts, float* y) const;
+    // y: [n, w.rows] floats = (q . W~) * beta / s; with `accumulate`,
+    // y += that (a residual added where it happens: x += W_o·a).
+    void apply(const kernels::PackedTernary& w, const QuantizedActs& acts, float* y, bool accumulate = false) const;
 
     // Several matrices that read the same activations, in one parallel region.
     struct Output {
         const kernels::PackedTernary* w;
         float* y;  // [n, w->rows]
+        bool accumulate = false;
     };
     void apply(std::span<const Output> outs, const QuantizedActs& acts) const;
 

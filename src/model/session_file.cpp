@@ -65,7 +65,8 @@ void Session::save(const std::string& path) const {
     const HParams& hp = hparams_of(model_);
     const State& s = *st_;
     const ModelInfo& info = model_.info();
-    const int64_t KV = hp.kv_dim(), B = kernels::kAttnKeyBlock;
+    const KvCache& kv = s.kv;
+    const int64_t KV = kv.kv_dim();
     Out o;
     o.bytes(kMagic, sizeof kMagic);
     o.put(kVersion);
@@ -75,16 +76,15 @@ void Session::save(const std::string& path) const {
     o.put(uint64_t(hp.n_vocab));
     o.put(uint64_t(hp.n_layer));
     o.put(uint64_t(KV));
-    o.put(uint32_t(s.kv_elem));
+    o.put(uint32_t(kv.elem()));
     o.put(uint64_t(n_past_));
     o.bytes(tokens_.data(), tokens_.size() * sizeof(int32_t));
     const bool have_logits = n_logits_ > 0 && n_past_ > 0;
     o.put(uint64_t(have_logits ? hp.n_vocab : 0));
     if (have_logits) o.bytes(logits(-1), size_t(hp.n_vocab) * sizeof(float));
-    const int64_t blocks = (n_past_ + B - 1) / B;
     for (int64_t l = 0; l < hp.n_layer; ++l) {
-        o.bytes(s.k_cache.data() + size_t(l * k_ctx() * KV) * s.kv_elem, size_t(blocks * KV * B) * s.kv_elem);
-        o.bytes(s.v_cache.data() + size_t(l * n_ctx_ * KV) * s.kv_elem, size_t(n_past_ * KV) * s.kv_elem);
+        o.bytes(kv.k_layer(l), kv.k_bytes(n_past_));
+        o.bytes(kv.v_layer(l), kv.v_bytes(n_past_));
     }
 
     const std::string tmp = path + ".tmp";
@@ -120,19 +120,19 @@ void Session::load(const std::string& path) {
                     std::to_string(kVersion));
     const HParams& hp = hparams_of(model_);
     const ModelInfo& info = model_.info();
-    State& s = *st_;
-    const int64_t KV = hp.kv_dim(), B = kernels::kAttnKeyBlock;
+    KvCache& kv = st_->kv;
+    const int64_t KV = kv.kv_dim();
     const uint64_t fp = in.get<uint64_t>("the model fingerprint");
     const uint32_t name_len = in.get<uint32_t>("the model name");
     const std::string name(in.bytes(name_len, "the model name"), name_len);
     const uint64_t n_vocab = in.get<uint64_t>("n_vocab"), n_layer = in.get<uint64_t>("n_layer"),
-                   kv = in.get<uint64_t>("kv_dim");
+                   kv_dim = in.get<uint64_t>("kv_dim");
     if (fp != info.fingerprint || n_vocab != uint64_t(hp.n_vocab) || n_layer != uint64_t(hp.n_layer) ||
-        kv != uint64_t(KV))
+        kv_dim != uint64_t(KV))
         throw Error(path + ": this session was saved with another model ('" + name + "'); it cannot be loaded into '" +
                     info.name + "' (" + info.path + ")");
     const uint32_t elem = in.get<uint32_t>("the KV cache type");
-    if (elem != s.kv_elem)
+    if (elem != kv.elem())
         throw Error(path + ": this session's KV cache is " + (elem == 2 ? "fp16" : "f32") + "; open the session " +
                     (elem == 2 ? "with" : "without") + " kv_f16 (--kv-f16) to load it");
     const uint64_t n_past = in.get<uint64_t>("n_past");
@@ -147,9 +147,7 @@ void Session::load(const std::string& path) {
     if (n_logits != 0 && n_logits != uint64_t(hp.n_vocab)) throw Error(path + ": bad logits count " + std::to_string(n_logits));
     std::vector<float> last(n_logits);
     std::memcpy(last.data(), in.bytes(n_logits * sizeof(float), "the logits"), n_logits * sizeof(float));
-    const int64_t blocks = (int64_t(n_past) + B - 1) / B;
-    if (blocks * B > k_ctx()) throw Error(path + ": the session does not fit this session's context (raise -c)");
-    const size_t k_bytes = size_t(blocks * KV * B) * elem, v_bytes = size_t(int64_t(n_past) * KV) * elem;
+    const size_t k_bytes = kv.k_bytes(int64_t(n_past)), v_bytes = kv.v_bytes(int64_t(n_past));
     std::vector<const char*> k_src(size_t(hp.n_layer)), v_src(size_t(hp.n_layer));
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         k_src[size_t(l)] = in.bytes(k_bytes, "the K cache");
@@ -159,8 +157,8 @@ void Session::load(const std::string& path) {
 
     // Everything checked: now replace the state.
     for (int64_t l = 0; l < hp.n_layer; ++l) {
-        std::memcpy(s.k_cache.data() + size_t(l * k_ctx() * KV) * elem, k_src[size_t(l)], k_bytes);
-        std::memcpy(s.v_cache.data() + size_t(l * n_ctx_ * KV) * elem, v_src[size_t(l)], v_bytes);
+        std::memcpy(kv.k_layer(l), k_src[size_t(l)], k_bytes);
+        std::memcpy(kv.v_layer(l), v_src[size_t(l)], v_bytes);
     }
     tokens_ = std::move(tokens);
     n_past_ = int64_t(n_past);

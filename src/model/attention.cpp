@@ -1,0 +1,84 @@
+// One task is (head, block of up to kTokenBlock tokens): scores against every
+// key block the block's last token sees (each key block read once for all the
+// tokens), a softmax per token over its own positions (later ones zeroed),
+// then the probability-weighted values. Both are the table's attention
+// kernels, whose sums run in index order, so every table computes the same
+// bits and a token's result does not depend on how the prompt was batched
+// (the extra positions a block reads have probability exactly zero). An fp16
+// cache is converted a key block at a time into per-thread scratch.
+#include "model/attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "formats.h"
+#include "ops/ops.h"
+
+namespace tern {
+
+namespace {
+constexpr int64_t kTokenBlock = 16;  // tokens per task
+constexpr int64_t kB = KvCache::kBlock;
+}  // namespace
+
+AttentionScratch::AttentionScratch(int n_threads, int64_t k_ctx, int64_t head_dim, bool f16_cache)
+    : scores(size_t(n_threads) * size_t(kTokenBlock * k_ctx)),
+      kv_f32(f16_cache ? size_t(n_threads) * size_t(kB * head_dim) : 0) {}
+
+void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HParams& hp, const KvCache& cache,
+                      int64_t layer, int64_t n_past, int64_t n, const float* q_all, float* out_all,
+                      AttentionScratch& scratch) {
+    const int64_t H = hp.n_embd, KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group = hp.gqa_group();
+    const bool f16 = cache.f16();
+    const size_t e = cache.elem();
+    const uint8_t* kc = cache.k_layer(layer);
+    const uint8_t* vc = cache.v_layer(layer);
+    const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
+    const int64_t blocks = (n + kTokenBlock - 1) / kTokenBlock;
+    const int64_t sc_stride = cache.k_ctx();
+    // Tasks per chunk: enough work (~2 x tokens x keys x D MACs each) to be
+    // worth a hand-off to another thread (small models, short contexts).
+    const int64_t task_macs = 2 * std::min(n, kTokenBlock) * (n_past + n) * D;
+    const int64_t grain = std::max<int64_t>(1, 64 * 1024 / task_macs);
+    pool.parallel_for(nh * blocks, grain, [&](int thread, int64_t b, int64_t end) {
+        float* sc = &scratch.scores[size_t(thread) * size_t(kTokenBlock * sc_stride)];
+        float* f32 = f16 ? &scratch.kv_f32[size_t(thread) * size_t(kB * D)] : nullptr;
+        for (int64_t task = b; task < end; ++task) {
+            const int64_t j = task / blocks, t0 = (task % blocks) * kTokenBlock, m = std::min(kTokenBlock, n - t0);
+            const int64_t g = j / group;  // the KV head of query head j
+            const int64_t n_keys = n_past + t0 + m;  // the block's last token sees all of these
+            const float* q = q_all + t0 * H + j * D;
+            for (int64_t p0 = 0; p0 < n_keys; p0 += kB) {
+                const uint8_t* kt = kc + size_t((p0 / kB) * KV * kB + g * D * kB) * e;
+                if (f16) T.dequantize_row(GgmlType::F16, kt, f32, D * kB);
+                T.attn_scores(q, m, H, D, f16 ? f32 : reinterpret_cast<const float*>(kt), std::min(kB, n_keys - p0),
+                              sc + p0, sc_stride);
+            }
+            for (int64_t i = 0; i < m; ++i) {
+                float* row = sc + i * sc_stride;
+                const int64_t own = n_past + t0 + i + 1;
+                for (int64_t p = 0; p < own; ++p) row[p] *= inv_sqrt_d;
+                ops::softmax(row, own);
+                std::fill(row + own, row + n_keys, 0.0f);
+            }
+            // Values a key block at a time (the block's rows stay in L1 while
+            // every token of the task passes over them; accumulating continues
+            // one sum, so the result is the same as in one call).
+            float* out = out_all + t0 * H + j * D;
+            for (int64_t p0 = 0; p0 < n_keys; p0 += kB) {
+                const int64_t keys = std::min(kB, n_keys - p0);
+                const float* v = reinterpret_cast<const float*>(vc) + p0 * KV + g * D;
+                int64_t v_stride = KV;
+                if (f16) {
+                    for (int64_t p = 0; p < keys; ++p)
+                        T.dequantize_row(GgmlType::F16, vc + size_t((p0 + p) * KV + g * D) * 2, f32 + p * D, D);
+                    v = f32;
+                    v_stride = D;
+                }
+                T.attn_values(sc + p0, m, sc_stride, v, v_stride, keys, D, out, H, p0 > 0);
+            }
+        }
+    });
+}
+
+}  // namespace tern

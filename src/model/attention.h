@@ -1,0 +1,27 @@
+// Causal self-attention of a batch of new tokens over one layer of the KV
+// cache (SPEC §2): for every head, softmax(q·Kᵀ / √D) over the positions a
+// token sees, times V; grouped-query heads share their KV head.
+#pragma once
+
+#include <vector>
+
+#include "kernels.h"
+#include "model/hparams.h"
+#include "model/kv_cache.h"
+#include "runtime/thread_pool.h"
+
+namespace tern {
+
+// Per-thread working memory, sized once for a session.
+struct AttentionScratch {
+    AttentionScratch(int n_threads, int64_t k_ctx, int64_t head_dim, bool f16_cache);
+    std::vector<float> scores;  // [threads, kTokenBlock, k_ctx]
+    std::vector<float> kv_f32;  // [threads, kBlock * head_dim]: fp16 cache rows converted for the kernels
+};
+
+// The n tokens at positions n_past .. n_past + n - 1 (their K and V already in
+// the cache): q [n, n_head * D] -> out [n, n_head * D], concatenated heads.
+void causal_attention(const kernels::KernelTable& table, ThreadPool& pool, const HParams& hp, const KvCache& cache,
+                      int64_t layer, int64_t n_past, int64_t n, const float* q, float* out, AttentionScratch& scratch);
+
+}  // namespace tern
