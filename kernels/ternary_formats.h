@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "formats.h"
@@ -82,5 +83,33 @@ bool looks_ternary(const float* w, int64_t n);
 // q = roundf(x * (1/d)) (halves away from zero, as ggml does), stored d = fp16(d).
 // k % 32 == 0 else tern::Error. NaN inputs give q = 0 (ggml leaves them undefined).
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
+
+// ---------------------------------------------------------------- the format table
+
+// What tern does with each weight type, in one place (SPEC §5): the roles a
+// tensor of the type may play in a model, and how its bytes are read and
+// written. Loading and converting look a type up here instead of switching
+// on it; adding a format is one row (plus kernels where it is computed with).
+struct FormatCodec {
+    GgmlType type;
+    // May be a token embedding or output matrix (the kernel tables'
+    // dequantize_row and float_matmul read it).
+    bool embedding;
+    // A ternary linear stored in this type -> the canonical matrix (floats:
+    // SPEC §3's rules for ternary or latent weights); null: not a linear format.
+    TernaryMatrix (*decode_linear)(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+    // The canonical matrix -> this type's bytes (`tern convert --type`); null: not written.
+    std::vector<uint8_t> (*encode_linear)(const TernaryMatrix& m);
+    // A float row -> this type's bytes (`tern convert --embd-type`); null: not written.
+    void (*encode_row)(const float* x, uint8_t* out, int64_t n);
+    // general.file_type of a file whose linears are this type (llama.cpp's
+    // numbering); 0 where tern never writes such a file.
+    uint32_t file_type;
+};
+
+// The row for `type`, or null when tern has no use for it.
+const FormatCodec* format_codec(uint32_t type);
+// The names of the types a predicate picks, as "F32, F16 or BF16", for errors.
+std::string format_names(bool (*pick)(const FormatCodec&));
 
 }  // namespace tern::kernels

@@ -59,16 +59,6 @@ uint32_t parse_embd_type(const std::string& s) {
     throw Error("--embd-type '" + s + "' is not known; use f16, q8_0 or f32");
 }
 
-// general.file_type as llama.cpp / bitnet.cpp number them.
-uint32_t file_type_of(uint32_t linear_type) {
-    switch (GgmlType(linear_type)) {
-        case GgmlType::I2_S: return 40;
-        case GgmlType::TQ1_0: return 36;
-        case GgmlType::TQ2_0: return 37;
-        default: return 1;  // mostly F16
-    }
-}
-
 [[noreturn]] void non_finite(const StTensor& t, int64_t flat, int64_t cols, float v) {
     throw Error(fmt::format("{}: tensor '{}' holds {} at row {}, column {}: the checkpoint is corrupt", t.file->path(), t.name,
                             std::isnan(v) ? "NaN" : "an infinity", flat / cols, flat % cols));
@@ -95,27 +85,13 @@ void produce_embedding(const Job& j, uint8_t* dst, size_t n_bytes) {
     if (row_bytes * uint64_t(j.rows) != n_bytes) throw Error("internal: embedding size mismatch for " + j.gguf_name);
     const int64_t chunk_rows = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols * st_dtype_size(t.dtype)));
     std::vector<float> buf(size_t(std::min(chunk_rows, j.rows) * cols));
-    std::vector<BlockQ8_0> blocks(j.type == uint32_t(GgmlType::Q8_0) ? size_t(cols / 32) : 0);
+    const auto* codec = kernels::format_codec(j.type);
+    if (!codec || !codec->encode_row) throw Error("internal: embedding type");
     for (int64_t r0 = 0; r0 < j.rows; r0 += chunk_rows) {
         const int64_t nr = std::min(chunk_rows, j.rows - r0);
         read_f32(t, r0 * cols, nr * cols, buf.data(), cols);
         for (int64_t r = 0; r < nr; ++r) {
-            const float* x = &buf[size_t(r * cols)];
-            uint8_t* out = dst + uint64_t(r0 + r) * row_bytes;
-            switch (GgmlType(j.type)) {
-                case GgmlType::F32: std::memcpy(out, x, size_t(cols) * 4); break;
-                case GgmlType::F16:
-                    for (int64_t c = 0; c < cols; ++c) {
-                        const uint16_t h = f32_to_fp16(x[c]);
-                        std::memcpy(out + 2 * c, &h, 2);
-                    }
-                    break;
-                case GgmlType::Q8_0:
-                    kernels::quantize_row_q8_0(x, blocks.data(), cols);
-                    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ8_0));
-                    break;
-                default: throw Error("internal: embedding type");
-            }
+            codec->encode_row(&buf[size_t(r * cols)], dst + uint64_t(r0 + r) * row_bytes, cols);
         }
     }
 }
@@ -181,25 +157,9 @@ TernaryMatrix permute_heads(const TernaryMatrix& m, int64_t n_heads) {
 void produce_linear(const Job& j, const std::string& linear_class, uint8_t* dst, size_t n_bytes) {
     TernaryMatrix m = j.scale ? unpack_linear(j, linear_class) : ternarize_linear(j);
     if (j.permute_heads) m = permute_heads(m, j.permute_heads);
-    std::vector<uint8_t> bytes;
-    switch (GgmlType(j.type)) {
-        case GgmlType::I2_S: bytes = kernels::encode_i2s(m); break;
-        case GgmlType::TQ2_0: bytes = kernels::encode_tq2_0(m); break;
-        case GgmlType::TQ1_0: bytes = kernels::encode_tq1_0(m); break;
-        case GgmlType::F16: {
-            // beta * W~ as fp16: what llama.cpp's bitnet converter stores, and
-            // what tern (and the reference) read back as ternary floats.
-            const uint16_t pos = f32_to_fp16(m.scale), neg = uint16_t(pos ^ 0x8000), zero = 0;
-            bytes.resize(size_t(j.rows * j.cols) * 2);
-            for (int64_t r = 0; r < j.rows; ++r)
-                for (int64_t c = 0; c < j.cols; ++c) {
-                    const int v = m.get(r, c);
-                    std::memcpy(&bytes[size_t(r * j.cols + c) * 2], v > 0 ? &pos : v < 0 ? &neg : &zero, 2);
-                }
-            break;
-        }
-        default: throw Error("internal: linear type");
-    }
+    const auto* codec = kernels::format_codec(j.type);
+    if (!codec || !codec->encode_linear) throw Error("internal: linear type");
+    const std::vector<uint8_t> bytes = codec->encode_linear(m);
     if (bytes.size() != n_bytes)
         throw Error(fmt::format("internal: tensor '{}' encodes to {} bytes, its type needs {}", j.gguf_name, bytes.size(), n_bytes));
     std::memcpy(dst, bytes.data(), n_bytes);
@@ -353,7 +313,7 @@ Result convert_checkpoint(const std::string& dir, const std::string& out, const 
     const std::string& a = p.arch;
     w.set("general.architecture", gguf::Value::str(a));
     w.set("general.name", gguf::Value::str(model_name(dir)));
-    w.set("general.file_type", gguf::Value::u32(file_type_of(linear_type)));
+    w.set("general.file_type", gguf::Value::u32(kernels::format_codec(linear_type)->file_type));
     w.set("general.quantization_version", gguf::Value::u32(2));
     w.set(a + ".vocab_size", gguf::Value::u32(uint32_t(p.n_vocab)));
     if (p.n_ctx > 0) w.set(a + ".context_length", gguf::Value::u32(uint32_t(p.n_ctx)));

@@ -49,13 +49,11 @@ std::vector<float> load_norm(const gguf::File& f, const std::string& name, int64
 }
 
 FloatMatrix bind_float_matrix(const gguf::File& f, const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
-    switch (GgmlType(t.type)) {
-        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0: case GgmlType::Q6_K:
-            break;
-        default:
-            throw Error(f.path() + ": tensor '" + t.name + "' has type " + type_name(t.type) +
-                        "; embedding/output matrices must be F32, F16, BF16, Q8_0 or Q6_K");
-    }
+    const kernels::FormatCodec* codec = kernels::format_codec(t.type);
+    if (!codec || !codec->embedding)
+        throw Error(f.path() + ": tensor '" + t.name + "' has type " + type_name(t.type) +
+                    "; embedding/output matrices must be " +
+                    kernels::format_names([](const kernels::FormatCodec& c) { return c.embedding; }));
     FloatMatrix m;
     m.type = GgmlType(t.type);
     m.data = t.data;
@@ -68,24 +66,15 @@ FloatMatrix bind_float_matrix(const gguf::File& f, const gguf::TensorInfo& t, in
 
 // Any supported file format -> the canonical ternary matrix (SPEC §3, §5).
 kernels::TernaryMatrix decode_linear(const gguf::File& f, const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
+    const kernels::FormatCodec* codec = kernels::format_codec(t.type);
+    if (!codec || !codec->decode_linear)
+        throw Error(f.path() + ": tensor '" + t.name + "' has type " + type_name(t.type) + "; ternary linears must be " +
+                    kernels::format_names([](const kernels::FormatCodec& c) { return c.decode_linear != nullptr; }));
     try {
-        switch (GgmlType(t.type)) {
-            case GgmlType::I2_S: return kernels::decode_i2s(t.data, t.n_bytes, rows, cols);
-            case GgmlType::TQ2_0: return kernels::decode_tq2_0(t.data, t.n_bytes, rows, cols);
-            case GgmlType::TQ1_0: return kernels::decode_tq1_0(t.data, t.n_bytes, rows, cols);
-            case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: {
-                const std::vector<float> w = to_floats(t, rows, cols);
-                return kernels::looks_ternary(w.data(), rows * cols) ? kernels::from_ternary_floats(w.data(), rows, cols)
-                                                                     : kernels::ternarize_absmean(w.data(), rows, cols);
-            }
-            default:
-                break;
-        }
+        return codec->decode_linear(t.data, t.n_bytes, rows, cols);
     } catch (const Error& e) {
         throw Error(f.path() + ": tensor '" + t.name + "': " + e.what());
     }
-    throw Error(f.path() + ": tensor '" + t.name + "' has type " + type_name(t.type) +
-                "; ternary linears must be I2_S, TQ1_0, TQ2_0, F32, F16 or BF16");
 }
 
 kernels::TernaryFamily pick_family(const kernels::KernelTable& table, std::optional<KernelFamily> kernel) {
