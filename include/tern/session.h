@@ -44,7 +44,7 @@ public:
     void eval(std::span<const int32_t> tokens, bool all_logits = false);
 
     // Logits of evaluated token i of the last eval() call (i < 0 counts from
-    // the end; with all_logits = false only -1 is valid). [n_vocab] floats.
+    // the end; with all_logits = false one row is kept: 0 or -1). [n_vocab] floats.
     const float* logits(int64_t i = -1) const;
     int64_t n_logits() const;
 
