@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "tern/batch.h"
 #include "tern/chat.h"
 #include "tern/generate.h"
 #include "tern/gguf.h"
@@ -312,6 +313,82 @@ TEST(Library, TokenizerFromAModelWithoutOne) {
         EXPECT_NE(std::string(e.what()).find("has no tokenizer"), std::string::npos) << e.what();
     }
     std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace tern
+
+namespace tern {
+namespace {
+
+// Continuous batching: sequences evaluated together — prompts as chunks in
+// the same pass as other sequences' decode steps, joining at different times,
+// split across passes — get bit for bit the logits each gets alone.
+TEST(Batch, EverySequenceGetsItsSoloLogits) {
+    const Model model = Model::load(kModel);
+    const Tokenizer tok = Tokenizer::from_model(model);
+    const std::vector<std::string> prompts = {"Once upon a time", "The dog ran to the park and", "Lily had a red ball.",
+                                              "Tom was sad because"};
+    const int steps = 12;
+    auto argmax = [&](const float* l) { return int32_t(std::max_element(l, l + model.info().n_vocab) - l); };
+    // Alone: greedy, recording every step's logits.
+    std::vector<std::vector<std::vector<float>>> solo(prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        Session s(model, {.n_ctx = 128, .n_threads = 2});
+        s.eval(tok.encode(prompts[i], true, false));
+        for (int k = 0; k < steps; ++k) {
+            solo[i].push_back(last_logits(s));
+            const int32_t id = argmax(s.logits(-1));
+            s.eval(std::span<const int32_t>(&id, 1));
+        }
+    }
+    // Together: sequence i joins at step 2 * i; n_batch 16 splits the first passes.
+    BatchSession b(model, {.n_seq = 4, .n_ctx = 128, .n_batch = 16, .n_threads = 2});
+    std::vector<int> done(prompts.size(), 0);
+    std::vector<int32_t> next(prompts.size(), -1);
+    for (int step = 0; step < 2 * int(prompts.size()) + steps; ++step) {
+        std::vector<BatchSession::Item> items;
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            if (step < 2 * int(i) || done[i] == steps) continue;
+            if (step == 2 * int(i)) {
+                const auto ids = tok.encode(prompts[i], true, false);
+                for (size_t k = 0; k < ids.size(); ++k) items.push_back({int(i), ids[k], k + 1 == ids.size()});
+            } else {
+                items.push_back({int(i), next[i], true});
+            }
+        }
+        if (items.empty()) continue;
+        b.eval(items);
+        for (size_t j = 0; j < items.size(); ++j) {
+            if (!items[j].logits) continue;
+            const size_t i = size_t(items[j].seq);
+            const float* l = b.logits(j);
+            ASSERT_EQ(std::vector<float>(l, l + model.info().n_vocab), solo[i][size_t(done[i])])
+                << "sequence " << i << " step " << done[i];
+            next[i] = argmax(l);
+            ++done[i];
+        }
+    }
+    for (int d : done) EXPECT_EQ(d, steps);
+    EXPECT_EQ(b.n_past(0), int64_t(tok.encode(prompts[0], true, false).size()) + steps - 1);
+}
+
+TEST(Batch, BadInputEvaluatesNothing) {
+    const Model model = Model::load(kModel);
+    BatchSession b(model, {.n_seq = 2, .n_ctx = 8, .n_threads = 1});
+    using I = BatchSession::Item;
+    EXPECT_THROW(b.eval(std::vector<I>{{2, 5}}), Error);                      // no such sequence
+    EXPECT_THROW(b.eval(std::vector<I>{{0, 5}, {0, 99999}}), Error);          // token id
+    EXPECT_THROW(b.eval(std::vector<I>{{0, 5}, {1, 6}, {0, 7}}), Error);      // sequence 0 split
+    EXPECT_THROW(b.eval(std::vector<I>(9, I{1, 5})), Error);                  // context full
+    EXPECT_EQ(b.n_past(0), 0);
+    EXPECT_EQ(b.n_past(1), 0);
+    b.eval(std::vector<I>{{1, 5}, {1, 6, true}});
+    EXPECT_EQ(b.tokens(1), (std::vector<int32_t>{5, 6}));
+    EXPECT_THROW(b.logits(0), Error);  // did not ask for logits
+    EXPECT_NO_THROW(b.logits(1));
+    b.truncate(1, 1);
+    EXPECT_EQ(b.n_past(1), 1);
 }
 
 }  // namespace

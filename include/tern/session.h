@@ -48,11 +48,11 @@ public:
     const float* logits(int64_t i = -1) const;
     int64_t n_logits() const;
 
-    int64_t n_past() const { return n_past_; }
+    int64_t n_past() const;
     int64_t n_ctx() const { return n_ctx_; }
     int64_t n_vocab() const;
     // The tokens at positions 0 .. n_past() - 1.
-    const std::vector<int32_t>& tokens() const { return tokens_; }
+    const std::vector<int32_t>& tokens() const;
     // Forgets positions >= n (n <= n_past): the next eval continues from n.
     void truncate(int64_t n);
     void reset() { truncate(0); }
@@ -73,13 +73,10 @@ public:
 
 private:
     struct State;
-    void forward(const int32_t* tokens, int64_t n, bool want_logits, float* logits_out);
 
     Model model_;
     int64_t n_ctx_ = 0;
     int64_t n_batch_ = 0;
-    int64_t n_past_ = 0;
-    std::vector<int32_t> tokens_;  // [n_past_]
     std::unique_ptr<State> st_;
     std::vector<float> logits_;  // [n_logits, n_vocab]
     int64_t n_logits_ = 0;

@@ -25,29 +25,43 @@ AttentionScratch::AttentionScratch(int n_threads, int64_t k_ctx, int64_t head_di
     : scores(size_t(n_threads) * size_t(kTokenBlock * k_ctx)),
       kv_f32(f16_cache ? size_t(n_threads) * size_t(kB * head_dim) : 0) {}
 
-void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HParams& hp, const KvCache& cache,
-                      int64_t layer, int64_t n_past, int64_t n, const float* q_all, float* out_all,
+void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HParams& hp,
+                      std::span<const AttentionGroup> groups, int64_t layer, const float* q_all, float* out_all,
                       AttentionScratch& scratch) {
-    const int64_t H = hp.n_embd, KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group = hp.gqa_group();
-    const bool f16 = cache.f16();
-    const size_t e = cache.elem();
-    const uint8_t* kc = cache.k_layer(layer);
-    const uint8_t* vc = cache.v_layer(layer);
+    const int64_t H = hp.n_embd, KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group_size = hp.gqa_group();
     const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
-    const int64_t blocks = (n + kTokenBlock - 1) / kTokenBlock;
-    const int64_t sc_stride = cache.k_ctx();
-    // Tasks per chunk: enough work (~2 x tokens x keys x D MACs each) to be
-    // worth a hand-off to another thread (small models, short contexts).
-    const int64_t task_macs = 2 * std::min(n, kTokenBlock) * (n_past + n) * D;
+    // Tasks: (group, head, block of tokens), numbered group after group.
+    std::vector<int64_t> task_start(groups.size() + 1, 0);
+    int64_t macs = 0;
+    for (size_t g = 0; g < groups.size(); ++g) {
+        const int64_t blocks = (groups[g].n + kTokenBlock - 1) / kTokenBlock;
+        task_start[g + 1] = task_start[g] + nh * blocks;
+        macs += 2 * groups[g].n * (groups[g].n_past + groups[g].n) * D * nh;
+    }
+    const int64_t n_tasks = task_start.back();
+    // Tasks per chunk: enough work to be worth a hand-off to another thread
+    // (small models, short contexts).
+    const int64_t task_macs = std::max<int64_t>(1, macs / std::max<int64_t>(1, n_tasks));
     const int64_t grain = std::max<int64_t>(1, 64 * 1024 / task_macs);
-    pool.parallel_for(nh * blocks, grain, [&](int thread, int64_t b, int64_t end) {
-        float* sc = &scratch.scores[size_t(thread) * size_t(kTokenBlock * sc_stride)];
-        float* f32 = f16 ? &scratch.kv_f32[size_t(thread) * size_t(kB * D)] : nullptr;
+    pool.parallel_for(n_tasks, grain, [&](int thread, int64_t b, int64_t end) {
+        size_t gi = 0;
         for (int64_t task = b; task < end; ++task) {
-            const int64_t j = task / blocks, t0 = (task % blocks) * kTokenBlock, m = std::min(kTokenBlock, n - t0);
-            const int64_t g = j / group;  // the KV head of query head j
-            const int64_t n_keys = n_past + t0 + m;  // the block's last token sees all of these
-            const float* q = q_all + t0 * H + j * D;
+            while (task >= task_start[gi + 1]) ++gi;
+            const AttentionGroup& grp = groups[gi];
+            const KvCache& cache = *grp.cache;
+            const bool f16 = cache.f16();
+            const size_t e = cache.elem();
+            const uint8_t* kc = cache.k_layer(layer);
+            const uint8_t* vc = cache.v_layer(layer);
+            const int64_t sc_stride = cache.k_ctx();
+            float* sc = &scratch.scores[size_t(thread) * size_t(kTokenBlock * sc_stride)];
+            float* f32 = f16 ? &scratch.kv_f32[size_t(thread) * size_t(kB * D)] : nullptr;
+            const int64_t blocks = (grp.n + kTokenBlock - 1) / kTokenBlock;
+            const int64_t local = task - task_start[gi];
+            const int64_t j = local / blocks, t0 = (local % blocks) * kTokenBlock, m = std::min(kTokenBlock, grp.n - t0);
+            const int64_t g = j / group_size;            // the KV head of query head j
+            const int64_t n_keys = grp.n_past + t0 + m;  // the block's last token sees all of these
+            const float* q = q_all + (grp.first + t0) * H + j * D;
             for (int64_t p0 = 0; p0 < n_keys; p0 += kB) {
                 const uint8_t* kt = kc + size_t((p0 / kB) * KV * kB + g * D * kB) * e;
                 if (f16) T.dequantize_row(GgmlType::F16, kt, f32, D * kB);
@@ -56,7 +70,7 @@ void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HPa
             }
             for (int64_t i = 0; i < m; ++i) {
                 float* row = sc + i * sc_stride;
-                const int64_t own = n_past + t0 + i + 1;
+                const int64_t own = grp.n_past + t0 + i + 1;
                 for (int64_t p = 0; p < own; ++p) row[p] *= inv_sqrt_d;
                 ops::softmax(row, own);
                 std::fill(row + own, row + n_keys, 0.0f);
@@ -64,7 +78,7 @@ void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HPa
             // Values a key block at a time (the block's rows stay in L1 while
             // every token of the task passes over them; accumulating continues
             // one sum, so the result is the same as in one call).
-            float* out = out_all + t0 * H + j * D;
+            float* out = out_all + (grp.first + t0) * H + j * D;
             for (int64_t p0 = 0; p0 < n_keys; p0 += kB) {
                 const int64_t keys = std::min(kB, n_keys - p0);
                 const float* v = reinterpret_cast<const float*>(vc) + p0 * KV + g * D;

@@ -3,6 +3,7 @@
 // token sees, times V; grouped-query heads share their KV head.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "kernels.h"
@@ -19,9 +20,20 @@ struct AttentionScratch {
     std::vector<float> kv_f32;  // [threads, kBlock * head_dim]: fp16 cache rows converted for the kernels
 };
 
-// The n tokens at positions n_past .. n_past + n - 1 (their K and V already in
-// the cache): q [n, n_head * D] -> out [n, n_head * D], concatenated heads.
-void causal_attention(const kernels::KernelTable& table, ThreadPool& pool, const HParams& hp, const KvCache& cache,
-                      int64_t layer, int64_t n_past, int64_t n, const float* q, float* out, AttentionScratch& scratch);
+// Consecutive tokens of one sequence in a batch: rows first .. first + n - 1
+// of q and out, at positions n_past .. n_past + n - 1 of `cache` (their K and
+// V already stored).
+struct AttentionGroup {
+    const KvCache* cache;
+    int64_t n_past;
+    int64_t first;
+    int64_t n;
+};
+
+// q [rows, n_head * D] -> out [rows, n_head * D], concatenated heads, for
+// every group (several sequences in one batch share one parallel region).
+void causal_attention(const kernels::KernelTable& table, ThreadPool& pool, const HParams& hp,
+                      std::span<const AttentionGroup> groups, int64_t layer, const float* q, float* out,
+                      AttentionScratch& scratch);
 
 }  // namespace tern

@@ -63,9 +63,10 @@ private:
 
 void Session::save(const std::string& path) const {
     const HParams& hp = hparams_of(model_);
-    const State& s = *st_;
+    const Sequence& seq = st_->seq;
     const ModelInfo& info = model_.info();
-    const KvCache& kv = s.kv;
+    const KvCache& kv = seq.kv;
+    const int64_t n_past = seq.n_past();
     const int64_t KV = kv.kv_dim();
     Out o;
     o.bytes(kMagic, sizeof kMagic);
@@ -77,14 +78,14 @@ void Session::save(const std::string& path) const {
     o.put(uint64_t(hp.n_layer));
     o.put(uint64_t(KV));
     o.put(uint32_t(kv.elem()));
-    o.put(uint64_t(n_past_));
-    o.bytes(tokens_.data(), tokens_.size() * sizeof(int32_t));
-    const bool have_logits = n_logits_ > 0 && n_past_ > 0;
+    o.put(uint64_t(n_past));
+    o.bytes(seq.tokens.data(), seq.tokens.size() * sizeof(int32_t));
+    const bool have_logits = n_logits_ > 0 && n_past > 0;
     o.put(uint64_t(have_logits ? hp.n_vocab : 0));
     if (have_logits) o.bytes(logits(-1), size_t(hp.n_vocab) * sizeof(float));
     for (int64_t l = 0; l < hp.n_layer; ++l) {
-        o.bytes(kv.k_layer(l), kv.k_bytes(n_past_));
-        o.bytes(kv.v_layer(l), kv.v_bytes(n_past_));
+        o.bytes(kv.k_layer(l), kv.k_bytes(n_past));
+        o.bytes(kv.v_layer(l), kv.v_bytes(n_past));
     }
 
     const std::string tmp = path + ".tmp";
@@ -120,7 +121,7 @@ void Session::load(const std::string& path) {
                     std::to_string(kVersion));
     const HParams& hp = hparams_of(model_);
     const ModelInfo& info = model_.info();
-    KvCache& kv = st_->kv;
+    KvCache& kv = st_->seq.kv;
     const int64_t KV = kv.kv_dim();
     const uint64_t fp = in.get<uint64_t>("the model fingerprint");
     const uint32_t name_len = in.get<uint32_t>("the model name");
@@ -160,8 +161,7 @@ void Session::load(const std::string& path) {
         std::memcpy(kv.k_layer(l), k_src[size_t(l)], k_bytes);
         std::memcpy(kv.v_layer(l), v_src[size_t(l)], v_bytes);
     }
-    tokens_ = std::move(tokens);
-    n_past_ = int64_t(n_past);
+    st_->seq.tokens = std::move(tokens);
     n_logits_ = n_logits ? 1 : 0;
     logits_ = std::move(last);
 }
