@@ -71,6 +71,27 @@ struct GenerateResult {
     double tokens_per_second() const;
 };
 
+// Generated ids -> the text a user sees: whole UTF-8 characters, with text
+// that may begin a stop string held back until it is decided; a stop string
+// is never emitted. generate() streams through one; a server runs one per
+// request.
+class TextStream {
+public:
+    TextStream(const Tokenizer& tok, std::vector<std::string> stop, bool render_special = false);
+    // The text that became final with token `id`. Sets `stopped` when a stop
+    // string completed: the text then ends just before it, and the stream is done.
+    std::string push(int32_t id, bool& stopped);
+    // At the end of generation: what is still pending (the stream may still
+    // find a stop string in it: `stopped`).
+    std::string finish(bool& stopped);
+
+private:
+    std::string filter(const std::string& text, bool& stopped);
+    StreamDecoder decoder_;
+    std::vector<std::string> stop_;
+    std::string held_;
+};
+
 // Called once per generated token with the text that became final (empty
 // while a character or a possible stop string is pending); return false to
 // stop. A last call with token -1 passes what was pending at the end.

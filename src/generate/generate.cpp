@@ -15,45 +15,43 @@ double since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Holds back text that may be the start of a stop string, so a stop string
-// split across tokens is found and never emitted.
-class StopFilter {
-public:
-    explicit StopFilter(const std::vector<std::string>& stops) : stops_(stops) {}
+}  // namespace
 
-    // Adds text; returns what is now safe to emit. Sets `stopped` when a stop
-    // string is complete (the returned text then ends just before it).
-    std::string push(const std::string& text, bool& stopped) {
-        held_ += text;
-        size_t first = std::string::npos;
-        for (const auto& s : stops_)
-            if (!s.empty()) first = std::min(first, held_.find(s));
-        if (first != std::string::npos) {
-            stopped = true;
-            std::string out = held_.substr(0, first);
-            held_.clear();
-            return out;
-        }
-        // Keep the longest tail of held_ that is a proper prefix of a stop string.
-        size_t keep = 0;
-        for (const auto& s : stops_)
-            for (size_t n = std::min(s.size() - (s.empty() ? 0 : 1), held_.size()); n > keep; --n)
-                if (held_.compare(held_.size() - n, n, s, 0, n) == 0) {
-                    keep = n;
-                    break;
-                }
-        std::string out = held_.substr(0, held_.size() - keep);
-        held_.erase(0, held_.size() - keep);
+TextStream::TextStream(const Tokenizer& tok, std::vector<std::string> stop, bool render_special)
+    : decoder_(tok, render_special, false), stop_(std::move(stop)) {}
+
+std::string TextStream::push(int32_t id, bool& stopped) { return filter(decoder_.push(id), stopped); }
+
+std::string TextStream::finish(bool& stopped) {
+    std::string out = filter(decoder_.flush(), stopped);
+    if (!stopped) out += std::exchange(held_, std::string());
+    return out;
+}
+
+// Adds text; returns what is now safe to emit.
+std::string TextStream::filter(const std::string& text, bool& stopped) {
+    held_ += text;
+    size_t first = std::string::npos;
+    for (const auto& s : stop_)
+        if (!s.empty()) first = std::min(first, held_.find(s));
+    if (first != std::string::npos) {
+        stopped = true;
+        std::string out = held_.substr(0, first);
+        held_.clear();
         return out;
     }
-    std::string flush() { return std::exchange(held_, std::string()); }
-
-private:
-    const std::vector<std::string>& stops_;
-    std::string held_;
-};
-
-}  // namespace
+    // Keep the longest tail of held_ that is a proper prefix of a stop string.
+    size_t keep = 0;
+    for (const auto& s : stop_)
+        for (size_t n = std::min(s.size() - (s.empty() ? 0 : 1), held_.size()); n > keep; --n)
+            if (held_.compare(held_.size() - n, n, s, 0, n) == 0) {
+                keep = n;
+                break;
+            }
+    std::string out = held_.substr(0, held_.size() - keep);
+    held_.erase(0, held_.size() - keep);
+    return out;
+}
 
 const char* stop_reason_name(StopReason r) {
     switch (r) {
@@ -104,15 +102,9 @@ GenerateResult generate(Session& session, const Tokenizer* tok, std::span<const 
     } else {
         for (int32_t t : prompt) sampler->accept(t);
     }
-    std::optional<StreamDecoder> decoder;
-    if (tok) decoder.emplace(*tok, o.render_special, false);
-    StopFilter filter(o.stop);
+    std::optional<TextStream> stream;
+    if (tok) stream.emplace(*tok, o.stop, o.render_special);
     bool stop_string = false;
-    auto emit = [&](const std::string& text, int32_t id) {
-        const std::string out = filter.push(text, stop_string);
-        r.text += out;
-        return on_piece ? on_piece(out, id) : true;
-    };
 
     const auto t_gen = std::chrono::steady_clock::now();
     const int64_t limit = o.n_predict < 0 ? INT64_MAX : o.n_predict;
@@ -127,7 +119,9 @@ GenerateResult generate(Session& session, const Tokenizer* tok, std::span<const 
         }
         r.tokens.push_back(id);
         sampler->accept(id);
-        const bool go_on = emit(decoder ? decoder->push(id) : std::string(), id);
+        const std::string piece = stream ? stream->push(id, stop_string) : std::string();
+        r.text += piece;
+        const bool go_on = on_piece ? on_piece(piece, id) : true;
         // Every emitted token goes into the session, so it holds the prompt and
         // the whole reply: a later call (or a chat turn) continues from there.
         if (session.n_past() >= session.n_ctx()) {
@@ -148,11 +142,9 @@ GenerateResult generate(Session& session, const Tokenizer* tok, std::span<const 
     }
     // What the decoder and the stop filter still hold is final now (unless a
     // stop string ended the text).
-    if (!stop_string) {
-        std::string rest = decoder ? decoder->flush() : std::string();
-        rest = filter.push(rest, stop_string);
+    if (!stop_string && stream) {
+        const std::string rest = stream->finish(stop_string);
         if (stop_string) r.reason = StopReason::stop_string;
-        else rest += filter.flush();
         r.text += rest;
         if (on_piece && !rest.empty()) on_piece(rest, -1);
     }
