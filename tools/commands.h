@@ -12,5 +12,6 @@ void register_tokenize(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_perplexity(CLI::App& app);
+void register_serve(CLI::App& app);
 
 }  // namespace tern::cli

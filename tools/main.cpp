@@ -21,12 +21,13 @@ int main(int argc, char** argv) {
     tern::cli::register_convert(app);
     tern::cli::register_bench(app);
     tern::cli::register_perplexity(app);
+    tern::cli::register_serve(app);
     // llama.cpp spells some options with one dash and several letters, which
     // CLI11 does not parse: translate them.
     std::vector<std::string> args;
     for (int i = argc - 1; i >= 1; --i) {
         const std::string a = argv[i];
-        args.push_back(a == "-sys" ? "--system-prompt" : a);
+        args.push_back(a == "-sys" ? "--system-prompt" : a == "-np" ? "--parallel" : a);
     }
     try {
         app.parse(args);

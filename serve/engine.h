@@ -1,0 +1,89 @@
+// The scheduler: ONE thread owns a BatchSession with a slot per parallel
+// request. Each step it admits queued requests into free slots, evaluates one
+// batch (a decode token of every generating slot plus prompt chunks), samples
+// per slot and streams text to each request's Channel.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "channel.h"
+#include "metrics.h"
+#include "request.h"
+#include "tern/batch.h"
+#include "tern/generate.h"
+
+namespace tern::serve {
+
+struct Job {
+    GenRequest req;
+    std::vector<int32_t> stop_tokens;  // the chat template's (chat requests)
+    std::chrono::steady_clock::time_point deadline;
+    Channel out;
+};
+
+struct EngineOptions {
+    int n_seq = 4;
+    int64_t n_ctx = 0;
+    int64_t n_batch = 512;   // tokens per step: decode tokens first, prompt chunks fill the rest
+    int n_threads = 0;
+    bool kv_f16 = false;
+    size_t max_queue = 64;
+};
+
+class Engine {
+public:
+    Engine(const Model& model, const Tokenizer& tok, const EngineOptions& opts, Metrics& metrics);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    enum class Submit { ok, queue_full, closed };
+    Submit submit(std::shared_ptr<Job> job);
+
+    // Stops accepting, lets in-flight requests finish for up to `grace`,
+    // cancels what is left, and joins the thread.
+    void drain(std::chrono::milliseconds grace);
+
+    int64_t n_ctx() const { return batch_.n_ctx(); }
+
+private:
+    struct Slot {
+        std::shared_ptr<Job> job;     // null: free
+        size_t n_fed = 0;             // prompt tokens evaluated (or cached)
+        bool generating = false;      // prompt done; `next` is to be evaluated
+        int32_t next = -1;
+        int64_t n_generated = 0;
+        std::optional<Sampler> sampler;
+        std::optional<TextStream> text;
+    };
+
+    void loop();
+    void admit();
+    void step();
+    // Reacts to the logits of a slot's last evaluated token.
+    void on_logits(int seq, const float* logits);
+    void finish(int seq, const char* reason, const std::string& error = {});
+
+    Tokenizer tok_;
+    EngineOptions opts_;
+    Metrics& metrics_;
+    BatchSession batch_;
+    std::vector<Slot> slots_;
+
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<std::shared_ptr<Job>> queue_;
+    bool closed_ = false;     // no more submissions
+    bool stopping_ = false;   // the loop exits once idle
+    std::thread thread_;
+};
+
+}  // namespace tern::serve
