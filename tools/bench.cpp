@@ -12,6 +12,7 @@
 #include "git_commit.h"  // generated at build time (cmake/git_commit.cmake)
 #include "tern/gguf.h"
 #include "tern/diagnostics.h"
+#include "tern/batch.h"
 #include "tern/session.h"
 
 namespace tern::cli {
@@ -24,6 +25,7 @@ struct BenchOpts {
     std::vector<int64_t> tg{128};
     std::vector<int> threads;
     std::vector<std::string> kernels{"auto"};
+    std::vector<int> npl;  // sequences decoding together (llama-batched-bench's -npl)
     int reps = 5;
     std::string output = "md";
 };
@@ -155,6 +157,43 @@ void bench(BenchOpts o) {
                 });
                 results.push_back(r);
             }
+            // Batched decoding: P sequences, each after a 16-token prompt, one
+            // token each per step through one forward pass; t/s is all P
+            // sequences' tokens together (llama-batched-bench's S_TG).
+            for (int P : o.npl) {
+                const int64_t n = o.tg.empty() ? 128 : std::max<int64_t>(1, *std::max_element(o.tg.begin(), o.tg.end()));
+                constexpr int64_t kPrompt = 16;
+                Result r = base;
+                r.threads = threads;
+                r.test = fmt::format("tg{} x{}", n, P);
+                fmt::print(stderr, "bench: {} kernel {} threads {} {} ...\n", base.isa, base.kernel, threads, r.test);
+                BatchSession b(*model, {.n_seq = P, .n_ctx = kPrompt + n, .n_batch = std::max<int64_t>(P * kPrompt, 1),
+                                        .n_threads = threads, .kv_f16 = mo.kv_f16});
+                std::vector<std::vector<int32_t>> toks(static_cast<size_t>(P));
+                for (int i = 0; i < P; ++i) toks[size_t(i)] = random_tokens(kPrompt + n, hp.n_vocab, 100 + uint64_t(i));
+                for (int rep = 0; rep <= o.reps && !interrupted(); ++rep) {  // rep 0 warms up
+                    std::vector<BatchSession::Item> items;
+                    for (int i = 0; i < P; ++i) {
+                        b.reset(i);
+                        for (int64_t k = 0; k < kPrompt; ++k) items.push_back({i, toks[size_t(i)][size_t(k)], false});
+                    }
+                    b.eval(items);
+                    const auto t0 = std::chrono::steady_clock::now();
+                    for (int64_t k = 0; k < n; ++k) {
+                        items.clear();
+                        for (int i = 0; i < P; ++i) items.push_back({i, toks[size_t(i)][size_t(kPrompt + k)], true});
+                        b.eval(items);
+                    }
+                    if (rep > 0) r.samples.push_back(double(n * P) / std::max(seconds_since(t0), 1e-9));
+                }
+                if (r.samples.empty()) break;
+                double sum = 0, sq = 0;
+                for (double v : r.samples) sum += v;
+                r.mean = sum / double(r.samples.size());
+                for (double v : r.samples) sq += (v - r.mean) * (v - r.mean);
+                r.sd = r.samples.size() > 1 ? std::sqrt(sq / double(r.samples.size() - 1)) : 0.0;
+                results.push_back(r);
+            }
             if (interrupted()) break;
         }
     }
@@ -175,6 +214,11 @@ void register_bench(CLI::App& app) {
         ->delimiter(',')
         ->check(CLI::IsMember({"auto", "i2s", "tl1", "tl2", "all"}))
         ->capture_default_str();
+    cmd->add_option("--npl", o->npl,
+                    "Also measure batched decoding: numbers of sequences generating together, comma-separated "
+                    "(also -npl, as llama-batched-bench); t/s counts all of them")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 256));
     cmd->add_option("-o,--output", o->output, "Output format: md, csv, json")->check(CLI::IsMember({"md", "csv", "json"}))->capture_default_str();
     cmd->add_option("--ffn-act", o->m.ffn_act, "FFN activation for `bitnet` files: relu2 or silu")->check(CLI::IsMember({"relu2", "silu"}));
     cmd->callback([o] { bench(*o); });

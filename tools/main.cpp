@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> args;
     for (int i = argc - 1; i >= 1; --i) {
         const std::string a = argv[i];
-        args.push_back(a == "-sys" ? "--system-prompt" : a == "-np" ? "--parallel" : a);
+        args.push_back(a == "-sys" ? "--system-prompt" : a == "-np" ? "--parallel" : a == "-npl" ? "--npl" : a);
     }
     try {
         app.parse(args);
