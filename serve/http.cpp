@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include "api_error.h"
+#include "chat_html.h"  // generated from serve/chat.html
 #include "openai.h"
 
 namespace tern::serve {
@@ -135,9 +136,12 @@ void handle_generate(ServerState& st, Endpoint endpoint, const httplib::Request&
 }  // namespace
 
 void add_routes(httplib::Server& svr, ServerState& st) {
-    // --api-key: everything but /health needs the bearer token.
+    // --api-key: everything but /health and the chat page needs the bearer
+    // token. The page holds no data (a browser cannot attach a header when it
+    // opens it); it sends the key the user types with its own requests.
     svr.set_pre_routing_handler([&st](const httplib::Request& req, httplib::Response& res) {
-        if (st.opts.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+        const bool open = req.path == "/health" || (req.path == "/" && (req.method == "GET" || req.method == "HEAD"));
+        if (st.opts.api_key.empty() || open) return httplib::Server::HandlerResponse::Unhandled;
         if (req.get_header_value("Authorization") == "Bearer " + st.opts.api_key)
             return httplib::Server::HandlerResponse::Unhandled;
         send_error(res, 401, "authentication_error", "invalid or missing API key (send Authorization: Bearer KEY)");
@@ -150,6 +154,11 @@ void add_routes(httplib::Server& svr, ServerState& st) {
                        res.status == 404 ? "no endpoint " + req.method + " " + req.path : "bad request");
     });
 
+    // The chat page (serve/chat.html, compiled in).
+    svr.Get("/", guarded(st, "/", [](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(reinterpret_cast<const char*>(kChatHtml), kChatHtmlSize, "text/html; charset=utf-8");
+    }));
     svr.Get("/health", [&st](const httplib::Request&, httplib::Response& res) {
         if (st.ready.load(std::memory_order_acquire)) {
             send_json(res, {{"status", "ok"}});

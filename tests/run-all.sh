@@ -16,6 +16,18 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs" | tee "$logs/release.txt"
 
+# The server's real clients (tests/serve_js): the official openai package, a load
+# test, the chat page in Debian's headless Chromium. npm ci only when the
+# installed packages do not match package-lock.json (it needs the npm registry).
+echo "== tern serve with real clients: openai (JavaScript), load, the chat page in Chromium"
+npm ls --prefix tests/serve_js >/dev/null 2>&1 || (cd tests/serve_js && npm ci --no-audit --no-fund)
+root=$PWD
+(cd tests/serve_js && TERN_BINARY="$root/build/tern" TERN_MODEL="$root/models/tern-tinystories-4m.gguf" \
+  node --test --test-reporter=tap --test-concurrency=1) | tee "$logs/node.txt"
+node_total=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$logs/node.txt" | tail -n 1)
+node_failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$logs/node.txt" | tail -n 1)
+[ -n "$node_total" ] && [ "$node_failed" = 0 ] || { echo "node tests: no summary, or failures"; exit 1; }
+
 echo "== Clang + AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DTERN_SANITIZE=ON -DTERN_FUZZ=ON -DTERN_BUILD_BENCH=OFF
@@ -49,10 +61,12 @@ arm_summary=$(grep -E '^arm: [0-9]+ passed, [0-9]+ failed$' "$logs/arm.txt" | ta
 # ---------------------------------------------------------------- arm64 (end)
 
 # ctest prints "100% tests passed, 0 tests failed out of N" per run; the arm
-# step "arm: N passed, M failed". Any failure stopped the script above.
+# step "arm: N passed, M failed"; node's test runner "# pass N". Any failure
+# stopped the script above.
 count() { sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 ctest_total=$(( $(count "$logs/release.txt") + $(count "$logs/asan.txt") + tsan_total ))
 arm_total=$(echo "$arm_summary" | sed -n 's/^arm: \([0-9]*\) passed.*/\1/p')
 echo "== done in $(( $(date +%s) - start )) s: GCC Release and Clang ASan+UBSan runs of the suite," \
-  "the threaded tests under TSan ($ctest_total tests), fuzzing, arm64 under qemu ($arm_total checks)"
-echo "tests: $(( ctest_total + arm_total )) passed, 0 failed"
+  "the threaded tests under TSan ($ctest_total tests), fuzzing, arm64 under qemu ($arm_total checks)," \
+  "the server's node clients ($node_total tests)"
+echo "tests: $(( ctest_total + arm_total + node_total )) passed, 0 failed"
