@@ -11,6 +11,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "../ref/ref.h"
 #include "i2s_driver.h"
 #include "neon.h"
 
@@ -89,11 +90,7 @@ struct Smlal {
 }  // namespace
 
 PackedTernary i2s_repack(const TernaryMatrix& m) {
-    PackedTernary p;
-    p.rows = m.rows;
-    p.cols = m.cols;
-    p.padded_cols = m.padded_cols;
-    p.scale = m.scale;
+    PackedTernary p = ref::packed_header(m);
     p.param[0] = kI2sChunk;
     const int64_t row_bytes = m.padded_cols / 4;
     p.data = AlignedBuffer(size_t(m.rows * row_bytes));

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../ref/ref.h"
 #include "neon.h"
 
 namespace tern::kernels::neon {
@@ -26,15 +27,6 @@ namespace {
 static_assert(kTernaryColAlign % 256 == 0, "TL1 blocks of 64 pairs need padded_cols % 128 == 0");
 constexpr int kTl1BlockPairs = 64;
 constexpr int64_t kMaxTilesTogether = 4;  // tiles sharing each table load
-
-PackedTernary header(const TernaryMatrix& m) {
-    PackedTernary p;
-    p.rows = m.rows;
-    p.cols = m.cols;
-    p.padded_cols = m.padded_cols;
-    p.scale = m.scale;
-    return p;
-}
 
 // out[0..15] (tile rows) += lo + 256 * hi for one tile's block sums. The int32
 // sums live in memory: touched once per block, they would only crowd out the
@@ -204,7 +196,7 @@ void tl_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t pb, int6
 // ---------------------------------------------------------------- TL1 entry points
 
 PackedTernary tl1_repack(const TernaryMatrix& m) {
-    PackedTernary p = header(m);
+    PackedTernary p = ref::packed_header(m);
     const int64_t tiles = (m.rows + kTlTileRows - 1) / kTlTileRows, blocks = m.padded_cols / 4;
     const int64_t tile_bytes = kTlTileRows * blocks;
     p.param[0] = kTlTileRows;
@@ -278,7 +270,7 @@ int16_t tl1_table_entry(const uint8_t* table, int64_t pair, int idx) {
 int64_t tl2_padded_groups(int64_t padded_cols) { return round_up((padded_cols + 2) / 3, kTl2GroupBlock); }
 
 PackedTernary tl2_repack(const TernaryMatrix& m) {
-    PackedTernary p = header(m);
+    PackedTernary p = ref::packed_header(m);
     const int64_t groups = (m.padded_cols + 2) / 3, gp = tl2_padded_groups(m.padded_cols);
     const int64_t tiles = (m.rows + kTlTileRows - 1) / kTlTileRows, tile_bytes = gp / kTl2GroupBlock * 320;
     p.param[0] = kTlTileRows;

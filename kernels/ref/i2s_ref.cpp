@@ -7,12 +7,17 @@
 
 namespace tern::kernels::ref {
 
-PackedTernary i2s_repack(const TernaryMatrix& m) {
+PackedTernary packed_header(const TernaryMatrix& m) {
     PackedTernary p;
     p.rows = m.rows;
     p.cols = m.cols;
     p.padded_cols = m.padded_cols;
     p.scale = m.scale;
+    return p;
+}
+
+PackedTernary i2s_repack(const TernaryMatrix& m) {
+    PackedTernary p = packed_header(m);
     p.data = AlignedBuffer(m.codes.size());
     if (m.codes.size()) std::memcpy(p.data.data(), m.codes.data(), m.codes.size());
     return p;

@@ -19,6 +19,10 @@ namespace tern::kernels::ref {
 void quantize_rows(const float* x, int64_t n, int64_t cols, int64_t x_stride, int8_t* q, int64_t q_stride,
                    float* scale);
 
+// A PackedTernary with m's rows, cols, padded_cols and scale, no data, param[]
+// 0: where every repack starts (ref, x86 and arm layouts alike).
+PackedTernary packed_header(const TernaryMatrix& m);
+
 // ---- I2S family: the canonical codes as they are, int8 activations as they are.
 PackedTernary i2s_repack(const TernaryMatrix& m);          // param[] unused (0)
 int64_t i2s_prepared_bytes(int64_t padded_cols);           // round_up(padded_cols, 64)

@@ -17,15 +17,6 @@ namespace {
 // Weight w of element e of row r, 0 beyond the matrix's padded width.
 inline int weight(const TernaryMatrix& m, int64_t r, int64_t e) { return e < m.padded_cols ? m.get(r, e) : 0; }
 
-PackedTernary packed_header(const TernaryMatrix& m) {
-    PackedTernary p;
-    p.rows = m.rows;
-    p.cols = m.cols;
-    p.padded_cols = m.padded_cols;
-    p.scale = m.scale;
-    return p;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- TL1

@@ -1,8 +1,8 @@
-// Full-precision matmul and row dequantization for AVX2 + F16C, bit-exact with
-// ref::float_matmul: ref.h's 16 lanes are two ymm (lanes 0-7 and 8-15), each
-// updated by MULPS then ADDPS (never FMA); a ragged tail goes through a zeroed
-// staging buffer and only its lanes are updated (blend); the fold is ref's
-// (lanes i + 8, + 4, + 2, + 1). Dequantization as in float_avx512.cpp.
+// Full-precision matmul and row dequantization for AVX2 + F16C. The loop nest
+// is float_kernel.inc; this file supplies the vector ops, the row decoders and
+// the schedule. ref.h's 16 lanes are two ymm (lanes 0-7 and 8-15); a ragged
+// tail goes through a zeroed staging buffer and only its lanes are updated
+// (blend). Decoders give one 16-element chunk per step.
 #include <immintrin.h>
 
 #include "x86.h"
@@ -13,6 +13,66 @@ namespace {
 
 struct V16 {
     __m256 a, b;  // lanes 0-7, 8-15
+};
+
+struct V {
+    using vec = V16;
+    static constexpr int64_t kPrefetch = 768;
+    static vec zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+    static vec load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+    static void store(float* p, vec v) {
+        _mm256_storeu_ps(p, v.a);
+        _mm256_storeu_ps(p + 8, v.b);
+    }
+    static vec madd(vec acc, vec w, vec x) {
+        return {_mm256_add_ps(acc.a, _mm256_mul_ps(w.a, x.a)), _mm256_add_ps(acc.b, _mm256_mul_ps(w.b, x.b))};
+    }
+    static __m256 fold8(vec v) { return _mm256_add_ps(v.a, v.b); }
+
+    // Plain types only (L::kElemBytes > 0): the rem = cols % 16 last elements
+    // of each row and token, zero-padded in staging buffers.
+    template <class L, int RR, int TT>
+    static void tail(vec (&acc)[RR][TT], const uint8_t* w, int64_t row_bytes, int64_t cols, int64_t full,
+                     const float* x, int64_t x_stride, int64_t r0, int64_t rstep) {
+        if constexpr (L::kElemBytes > 0) {
+            const int rem = int(cols % 16);
+            if (rem) {
+                const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                const __m256 ma = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rem), idx));
+                const __m256 mb = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rem - 8), idx));
+                alignas(32) uint8_t wbuf[64];
+                alignas(32) float xbuf[16];
+                for (int t = 0; t < TT; ++t) {
+                    for (int i = 0; i < 16; ++i) xbuf[i] = i < rem ? x[t * x_stride + 16 * full + i] : 0.0f;
+                    const V16 xv = {_mm256_load_ps(xbuf), _mm256_load_ps(xbuf + 8)};
+                    for (int r = 0; r < RR; ++r) {
+                        const uint8_t* src = w + (r0 + r * rstep) * row_bytes + 16 * full * L::kElemBytes;
+                        for (int i = 0; i < 64; ++i) wbuf[i] = i < rem * L::kElemBytes ? src[i] : 0;
+                        V16 wv;
+                        L::full(wbuf, 0, &wv);
+                        acc[r][t].a = _mm256_blendv_ps(acc[r][t].a, _mm256_add_ps(acc[r][t].a, _mm256_mul_ps(wv.a, xv.a)), ma);
+                        acc[r][t].b = _mm256_blendv_ps(acc[r][t].b, _mm256_add_ps(acc[r][t].b, _mm256_mul_ps(wv.b, xv.b)), mb);
+                    }
+                }
+            }
+        }
+    }
+    template <class L>
+    static void dequant_tail(const uint8_t* src, float* dst, int64_t cols, int64_t full) {
+        if constexpr (L::kElemBytes > 0) {
+            const int rem = int(cols % 16);
+            if (rem) {
+                alignas(32) uint8_t wbuf[64] = {};
+                alignas(32) float out[16];
+                for (int i = 0; i < rem * L::kElemBytes; ++i) wbuf[i] = src[16 * full * L::kElemBytes + i];
+                V16 v;
+                L::full(wbuf, 0, &v);
+                _mm256_store_ps(out, v.a);
+                _mm256_store_ps(out + 8, v.b);
+                for (int i = 0; i < rem; ++i) dst[16 * full + i] = out[i];
+            }
+        }
+    }
 };
 
 inline float half_to_float(const uint8_t* p) {
@@ -26,46 +86,42 @@ inline V16 i8x16_to_f(__m128i q, __m256 scale) {
             _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), scale)};
 }
 
-// Chunk c (16 elements) of a row, dequantized. `bytes` of a ragged last chunk.
+// Chunk c (16 elements) of a row, dequantized. kElemBytes: bytes per element
+// of the plain types (the tail's staging copy), 0 for block types.
 struct LoadF32 {
-    static constexpr int kChunkBytes = 64;  // bytes per 16 elements (prefetch distance)
-    static constexpr int kElemBytes = 4;
-    static V16 full(const uint8_t* row, int64_t c) {
+    static constexpr int kVecs = 1, kStepBytes = 64, kElemBytes = 4;
+    static void full(const uint8_t* row, int64_t c, V16* out) {
         const float* p = reinterpret_cast<const float*>(row) + 16 * c;
-        return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)};
+        out[0] = {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)};
     }
 };
 struct LoadF16 {
-    static constexpr int kChunkBytes = 32;  // bytes per 16 elements (prefetch distance)
-    static constexpr int kElemBytes = 2;
-    static V16 full(const uint8_t* row, int64_t c) {
+    static constexpr int kVecs = 1, kStepBytes = 32, kElemBytes = 2;
+    static void full(const uint8_t* row, int64_t c, V16* out) {
         const __m128i* p = reinterpret_cast<const __m128i*>(row + 32 * c);
-        return {_mm256_cvtph_ps(_mm_loadu_si128(p)), _mm256_cvtph_ps(_mm_loadu_si128(p + 1))};
+        out[0] = {_mm256_cvtph_ps(_mm_loadu_si128(p)), _mm256_cvtph_ps(_mm_loadu_si128(p + 1))};
     }
 };
 struct LoadBF16 {
-    static constexpr int kChunkBytes = 32;  // bytes per 16 elements (prefetch distance)
-    static constexpr int kElemBytes = 2;
-    static V16 full(const uint8_t* row, int64_t c) {
+    static constexpr int kVecs = 1, kStepBytes = 32, kElemBytes = 2;
+    static void full(const uint8_t* row, int64_t c, V16* out) {
         const __m128i* p = reinterpret_cast<const __m128i*>(row + 32 * c);
-        return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p)), 16)),
-                _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p + 1)), 16))};
+        out[0] = {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p)), 16)),
+                  _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p + 1)), 16))};
     }
 };
 struct LoadQ8_0 {
-    static constexpr int kChunkBytes = 17;  // bytes per 16 elements (prefetch distance)
-    static constexpr int kElemBytes = 0;  // whole blocks only
-    static V16 full(const uint8_t* row, int64_t c) {
+    static constexpr int kVecs = 1, kStepBytes = 17, kElemBytes = 0;
+    static void full(const uint8_t* row, int64_t c, V16* out) {
         const uint8_t* b = row + (c / 2) * 34;
         const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 + 16 * (c % 2)));
-        return i8x16_to_f(q, _mm256_set1_ps(half_to_float(b)));
+        out[0] = i8x16_to_f(q, _mm256_set1_ps(half_to_float(b)));
     }
 };
 struct LoadQ6_K {
-    static constexpr int kChunkBytes = 13;  // bytes per 16 elements (prefetch distance)
-    static constexpr int kElemBytes = 0;  // whole blocks only
+    static constexpr int kVecs = 1, kStepBytes = 13, kElemBytes = 0;
     // Element order and scales: see float_avx512.cpp.
-    static V16 full(const uint8_t* row, int64_t c) {
+    static void full(const uint8_t* row, int64_t c, V16* out) {
         const uint8_t* b = row + (c / 16) * 210;
         const int cc = int(c % 16), h = cc / 8, k = (cc / 2) % 4, half = cc % 2;
         const __m128i ql = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 64 * h + 16 * half + 32 * (k & 1)));
@@ -75,72 +131,15 @@ struct LoadQ6_K {
         const __m128i q = _mm_sub_epi8(_mm_or_si128(lo4, _mm_slli_epi16(hi2, 4)), _mm_set1_epi8(32));
         const float d = half_to_float(b + 208);
         const float ds = d * float(int8_t(b[192 + 8 * h + half + 2 * k]));
-        return i8x16_to_f(q, _mm256_set1_ps(ds));
+        out[0] = i8x16_to_f(q, _mm256_set1_ps(ds));
     }
 };
 
-constexpr int64_t kPrefetch = 768;  // bytes ahead along each row stream
+}  // namespace
 
-inline float fold16(V16 v) {
-    const __m256 a = _mm256_add_ps(v.a, v.b);
-    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
-}
+#include "float_kernel.inc"
 
-// RR rows (r0 + r * rstep) x TT tokens over the whole row.
-template <class L, int RR, int TT>
-void tile(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t x_stride, float* y,
-          int64_t y_stride, int64_t r0, int64_t rstep = 1) {
-    V16 acc[RR][TT];
-#pragma GCC unroll 4
-    for (int r = 0; r < RR; ++r)
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) acc[r][t] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const int64_t full = cols / 16;
-    for (int64_t c = 0; c < full; ++c) {
-        V16 xv[TT];
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t)
-            xv[t] = {_mm256_loadu_ps(x + t * x_stride + 16 * c), _mm256_loadu_ps(x + t * x_stride + 16 * c + 8)};
-#pragma GCC unroll 4
-        for (int r = 0; r < RR; ++r) {
-            const uint8_t* row = w + (r0 + r * rstep) * row_bytes;
-            _mm_prefetch(reinterpret_cast<const char*>(row + c * L::kChunkBytes + kPrefetch), _MM_HINT_T0);
-            const V16 wv = L::full(row, c);
-#pragma GCC unroll 4
-            for (int t = 0; t < TT; ++t) {
-                acc[r][t].a = _mm256_add_ps(acc[r][t].a, _mm256_mul_ps(wv.a, xv[t].a));
-                acc[r][t].b = _mm256_add_ps(acc[r][t].b, _mm256_mul_ps(wv.b, xv[t].b));
-            }
-        }
-    }
-    if constexpr (L::kElemBytes > 0) {
-        const int rem = int(cols % 16);
-        if (rem) {
-            const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            const __m256 ma = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rem), idx));
-            const __m256 mb = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rem - 8), idx));
-            alignas(32) uint8_t wbuf[64];
-            alignas(32) float xbuf[16];
-            for (int t = 0; t < TT; ++t) {
-                for (int i = 0; i < 16; ++i) xbuf[i] = i < rem ? x[t * x_stride + 16 * full + i] : 0.0f;
-                const V16 xv = {_mm256_load_ps(xbuf), _mm256_load_ps(xbuf + 8)};
-                for (int r = 0; r < RR; ++r) {
-                    const uint8_t* src = w + (r0 + r * rstep) * row_bytes + 16 * full * L::kElemBytes;
-                    for (int i = 0; i < 64; ++i) wbuf[i] = i < rem * L::kElemBytes ? src[i] : 0;
-                    const V16 wv = L::full(wbuf, 0);
-                    acc[r][t].a = _mm256_blendv_ps(acc[r][t].a, _mm256_add_ps(acc[r][t].a, _mm256_mul_ps(wv.a, xv.a)), ma);
-                    acc[r][t].b = _mm256_blendv_ps(acc[r][t].b, _mm256_add_ps(acc[r][t].b, _mm256_mul_ps(wv.b, xv.b)), mb);
-                }
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < RR; ++r)
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) y[t * y_stride + r0 + r * rstep] = fold16(acc[r][t]);
-}
+namespace {
 
 template <class L>
 void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n, int64_t x_stride, float* y,
@@ -166,63 +165,6 @@ void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, i
     }
 }
 
-template <class L>
-void dequant(const uint8_t* src, float* dst, int64_t cols) {
-    const int64_t full = cols / 16;
-    for (int64_t c = 0; c < full; ++c) {
-        const V16 v = L::full(src, c);
-        _mm256_storeu_ps(dst + 16 * c, v.a);
-        _mm256_storeu_ps(dst + 16 * c + 8, v.b);
-    }
-    if constexpr (L::kElemBytes > 0) {
-        const int rem = int(cols % 16);
-        if (rem) {
-            alignas(32) uint8_t wbuf[64] = {};
-            alignas(32) float out[16];
-            for (int i = 0; i < rem * L::kElemBytes; ++i) wbuf[i] = src[16 * full * L::kElemBytes + i];
-            const V16 v = L::full(wbuf, 0);
-            _mm256_store_ps(out, v.a);
-            _mm256_store_ps(out + 8, v.b);
-            for (int i = 0; i < rem; ++i) dst[16 * full + i] = out[i];
-        }
-    }
-}
-
 }  // namespace
-
-void float_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n,
-                  int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
-    switch (type) {
-        case GgmlType::F32: return matmul<LoadF32>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::F16: return matmul<LoadF16>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::BF16: return matmul<LoadBF16>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::Q8_0:
-            if (cols % 32) break;
-            return matmul<LoadQ8_0>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::Q6_K:
-            if (cols % 256) break;
-            return matmul<LoadQ6_K>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        default:
-            break;
-    }
-    x86::float_matmul_fallback(type, w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-}
-
-void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols) {
-    switch (type) {
-        case GgmlType::F32: return dequant<LoadF32>(src, dst, cols);
-        case GgmlType::F16: return dequant<LoadF16>(src, dst, cols);
-        case GgmlType::BF16: return dequant<LoadBF16>(src, dst, cols);
-        case GgmlType::Q8_0:
-            if (cols % 32) break;
-            return dequant<LoadQ8_0>(src, dst, cols);
-        case GgmlType::Q6_K:
-            if (cols % 256) break;
-            return dequant<LoadQ6_K>(src, dst, cols);
-        default:
-            break;
-    }
-    x86::dequantize_row_fallback(type, src, dst, cols);
-}
 
 }  // namespace tern::kernels::avx2

@@ -1,12 +1,7 @@
-// Full-precision matmul (F32, F16, BF16, Q8_0, Q6_K weights x f32 activations)
-// and row dequantization for AVX-512, bit-exact with ref::float_matmul: one zmm
-// holds the 16 lanes of ref.h's summation order (lane j % 16 gets w[j] * x[j],
-// MULPS then ADDPS, never FMA), a ragged tail updates only its lanes (masked
-// add), and the fold is exactly ref's: lanes i + 8, then + 4, + 2, + 1.
-// Dequantization is ref's too: VCVTPH2PS is the exact fp16 -> f32 conversion,
-// BF16 is a 16-bit shift, Q8_0 is float(q) * d and Q6_K (d * float(scale)) *
-// float(q). (NaN weights are outside the contract: VCVTPH2PS quiets a
-// signalling NaN, the scalar conversion keeps it as is.)
+// Full-precision matmul and row dequantization for AVX-512. The loop nest is
+// float_kernel.inc; this file supplies the vector ops, the row decoders and
+// the schedule. One zmm holds ref.h's 16 lanes; a ragged tail updates only its
+// lanes (masked loads and add).
 //
 // Speed: decode (n = 1) reads at memory speed with 4 rows in flight (4
 // independent add chains); more tokens reuse each dequantized weight vector
@@ -25,6 +20,51 @@ namespace tern::kernels::avx512 {
 
 namespace {
 
+#ifndef TERN_FLOAT_PREFETCH
+#define TERN_FLOAT_PREFETCH 1024
+#endif
+#ifndef TERN_FLOAT_STREAMS
+#define TERN_FLOAT_STREAMS 4
+#endif
+constexpr int kStreams = TERN_FLOAT_STREAMS;  // rows in flight when decoding (n = 1)
+
+struct V {
+    using vec = __m512;
+    static constexpr int64_t kPrefetch = TERN_FLOAT_PREFETCH;
+    static vec zero() { return _mm512_setzero_ps(); }
+    static vec load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+    static vec madd(vec acc, vec w, vec x) { return _mm512_add_ps(acc, _mm512_mul_ps(w, x)); }
+    static __m256 fold8(vec v) {
+        return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    }
+
+    // The cols % 16 last elements of each row and token: masked loads (L::part), masked add.
+    template <class L, int RR, int TT>
+    static void tail(vec (&acc)[RR][TT], const uint8_t* w, int64_t row_bytes, int64_t cols, int64_t full,
+                     const float* x, int64_t x_stride, int64_t r0, int64_t rstep) {
+        if (cols % 16) {
+            const __mmask16 k = __mmask16((1u << (cols % 16)) - 1);
+            __m512 xv[TT];
+#pragma GCC unroll 4
+            for (int t = 0; t < TT; ++t) xv[t] = _mm512_maskz_loadu_ps(k, x + t * x_stride + 16 * full);
+#pragma GCC unroll 4
+            for (int r = 0; r < RR; ++r) {
+                const __m512 wv = L::part(w + (r0 + r * rstep) * row_bytes, full, k);
+#pragma GCC unroll 4
+                for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_mask_add_ps(acc[r][t], k, acc[r][t], _mm512_mul_ps(wv, xv[t]));
+            }
+        }
+    }
+    template <class L>
+    static void dequant_tail(const uint8_t* src, float* dst, int64_t cols, int64_t full) {
+        if (cols % 16) {
+            const __mmask16 k = __mmask16((1u << (cols % 16)) - 1);
+            _mm512_mask_storeu_ps(dst + 16 * full, k, L::part(src, full, k));
+        }
+    }
+};
+
 inline __m512 f16x16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 
 inline __m512 bf16x16(const uint8_t* p) {
@@ -40,7 +80,7 @@ inline float half_to_float(const uint8_t* p) {
 
 // Step c of a row, dequantized: kVecs vectors of 16 elements (a Q8_0 block,
 // two Q6_K sub-blocks), so per-block scalars are converted once per step.
-// Rows of Q8_0 / Q6_K are whole blocks; only the plain types have tails.
+// part(row, c, k): the lanes k of vector c (the tail of a plain type's row).
 struct LoadF32 {
     static constexpr int kVecs = 1, kStepBytes = 64;
     static void full(const uint8_t* row, int64_t c, __m512* out) {
@@ -101,69 +141,11 @@ struct LoadQ6_K {
     static __m512 part(const uint8_t*, int64_t, __mmask16) { return _mm512_setzero_ps(); }  // never: whole blocks
 };
 
-#ifndef TERN_FLOAT_PREFETCH
-#define TERN_FLOAT_PREFETCH 1024
-#endif
-#ifndef TERN_FLOAT_STREAMS
-#define TERN_FLOAT_STREAMS 4
-#endif
-constexpr int64_t kPrefetch = TERN_FLOAT_PREFETCH;  // bytes ahead along each row stream
-constexpr int kStreams = TERN_FLOAT_STREAMS;        // rows in flight when decoding (n = 1)
+}  // namespace
 
-// ref.h's fold: lanes i + 8, i + 4, i + 2, i + 1.
-inline float fold16(__m512 v) {
-    const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
-}
+#include "float_kernel.inc"
 
-// RR rows (r0 + r * rstep) x TT tokens over the whole row.
-template <class L, int RR, int TT>
-void tile(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t x_stride, float* y,
-          int64_t y_stride, int64_t r0, int64_t rstep = 1) {
-    __m512 acc[RR][TT];
-#pragma GCC unroll 4
-    for (int r = 0; r < RR; ++r)
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
-    constexpr int NV = L::kVecs;
-    const int64_t steps = cols / (16 * NV), full = steps * NV;
-    for (int64_t c = 0; c < steps; ++c) {
-        __m512 xv[TT][NV];
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t)
-#pragma GCC unroll 2
-            for (int u = 0; u < NV; ++u) xv[t][u] = _mm512_loadu_ps(x + t * x_stride + 16 * (c * NV + u));
-#pragma GCC unroll 4
-        for (int r = 0; r < RR; ++r) {
-            const uint8_t* row = w + (r0 + r * rstep) * row_bytes;
-            _mm_prefetch(reinterpret_cast<const char*>(row + c * L::kStepBytes + kPrefetch), _MM_HINT_T0);
-            __m512 wv[NV];
-            L::full(row, c, wv);
-#pragma GCC unroll 4
-            for (int t = 0; t < TT; ++t)
-#pragma GCC unroll 2
-                for (int u = 0; u < NV; ++u) acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(wv[u], xv[t][u]));
-        }
-    }
-    if (cols % 16) {
-        const __mmask16 k = __mmask16((1u << (cols % 16)) - 1);
-        __m512 xv[TT];
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) xv[t] = _mm512_maskz_loadu_ps(k, x + t * x_stride + 16 * full);
-#pragma GCC unroll 4
-        for (int r = 0; r < RR; ++r) {
-            const __m512 wv = L::part(w + (r0 + r * rstep) * row_bytes, full, k);
-#pragma GCC unroll 4
-            for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_mask_add_ps(acc[r][t], k, acc[r][t], _mm512_mul_ps(wv, xv[t]));
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < RR; ++r)
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) y[t * y_stride + r0 + r * rstep] = fold16(acc[r][t]);
-}
+namespace {
 
 template <class L>
 void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n, int64_t x_stride, float* y,
@@ -199,57 +181,6 @@ void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, i
     }
 }
 
-template <class L>
-void dequant(const uint8_t* src, float* dst, int64_t cols) {
-    constexpr int NV = L::kVecs;
-    const int64_t steps = cols / (16 * NV), full = steps * NV;
-    for (int64_t c = 0; c < steps; ++c) {
-        __m512 v[NV];
-        L::full(src, c, v);
-        for (int u = 0; u < NV; ++u) _mm512_storeu_ps(dst + 16 * (c * NV + u), v[u]);
-    }
-    if (cols % 16) {
-        const __mmask16 k = __mmask16((1u << (cols % 16)) - 1);
-        _mm512_mask_storeu_ps(dst + 16 * full, k, L::part(src, full, k));
-    }
-}
-
 }  // namespace
-
-void float_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n,
-                  int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
-    switch (type) {
-        case GgmlType::F32: return matmul<LoadF32>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::F16: return matmul<LoadF16>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::BF16: return matmul<LoadBF16>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::Q8_0:
-            if (cols % 32) break;
-            return matmul<LoadQ8_0>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        case GgmlType::Q6_K:
-            if (cols % 256) break;
-            return matmul<LoadQ6_K>(w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-        default:
-            break;
-    }
-    // Unsupported types and ragged block rows: the reference says why (it throws).
-    x86::float_matmul_fallback(type, w, row_bytes, cols, x, n, x_stride, y, y_stride, row_begin, row_end);
-}
-
-void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols) {
-    switch (type) {
-        case GgmlType::F32: return dequant<LoadF32>(src, dst, cols);
-        case GgmlType::F16: return dequant<LoadF16>(src, dst, cols);
-        case GgmlType::BF16: return dequant<LoadBF16>(src, dst, cols);
-        case GgmlType::Q8_0:
-            if (cols % 32) break;
-            return dequant<LoadQ8_0>(src, dst, cols);
-        case GgmlType::Q6_K:
-            if (cols % 256) break;
-            return dequant<LoadQ6_K>(src, dst, cols);
-        default:
-            break;
-    }
-    x86::dequantize_row_fallback(type, src, dst, cols);
-}
 
 }  // namespace tern::kernels::avx512

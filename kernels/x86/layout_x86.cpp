@@ -11,15 +11,6 @@ namespace tern::kernels::x86 {
 
 namespace {
 
-PackedTernary header(const TernaryMatrix& m) {
-    PackedTernary p;
-    p.rows = m.rows;
-    p.cols = m.cols;
-    p.padded_cols = m.padded_cols;
-    p.scale = m.scale;
-    return p;
-}
-
 // Code (w + 1) of element c of row r; rows past the matrix hold weight 0.
 inline int code_at(const TernaryMatrix& m, int64_t r, int64_t c) {
     if (r >= m.rows) return 1;
@@ -36,7 +27,7 @@ inline int weight_at(const TernaryMatrix& m, int64_t r, int64_t c) {
 
 PackedTernary i2s_repack(const TernaryMatrix& m, int tile_rows) {
     assert(m.padded_cols % 16 == 0);
-    PackedTernary p = header(m);
+    PackedTernary p = ref::packed_header(m);
     const int64_t R = tile_rows, tiles = (m.rows + R - 1) / R, tile_bytes = R * m.padded_cols / 4;
     p.param[0] = R;
     p.param[1] = tiles;
@@ -82,7 +73,7 @@ void i2s_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_co
 
 PackedTernary tl1_repack(const TernaryMatrix& m, int tile_rows) {
     assert(m.padded_cols % 4 == 0);
-    PackedTernary p = header(m);
+    PackedTernary p = ref::packed_header(m);
     const int64_t R = tile_rows, tiles = (m.rows + R - 1) / R, blocks = m.padded_cols / 4, tile_bytes = blocks * R;
     p.param[0] = R;
     p.param[1] = tiles;
@@ -125,7 +116,7 @@ int16_t tl1_table_entry(const uint8_t* table, int64_t pair, int idx) {
 int64_t tl2_groups_even(int64_t padded_cols) { return round_up((padded_cols + 2) / 3, 2); }
 
 PackedTernary tl2_repack(const TernaryMatrix& m, int tile_rows) {
-    PackedTernary p = header(m);
+    PackedTernary p = ref::packed_header(m);
     const int64_t R = tile_rows, tiles = (m.rows + R - 1) / R, G2 = tl2_groups_even(m.padded_cols);
     const int64_t idx_bytes = G2 / 2 * R, tile_bytes = round_up(idx_bytes + G2 * R / 8, 64);  // tiles 64-byte aligned
     p.param[0] = R;
