@@ -45,14 +45,14 @@
 #include <string>
 #include <vector>
 
-#include "dispatch.h"
-#include "formats.h"
-#include "kernels.h"
+#include "kernels/dispatch.h"
+#include "kernels/formats.h"
+#include "kernels/kernels.h"
 #include "model/bitlinear.h"
 #include "runtime/thread_pool.h"
 #if defined(__x86_64__)
-#include "cpu_features.h"
-#include "x86/x86.h"
+#include "kernels/cpu_features.h"
+#include "kernels/x86/x86.h"
 #endif
 
 namespace tern {

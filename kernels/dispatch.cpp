@@ -1,10 +1,10 @@
-#include "dispatch.h"
+#include "kernels/dispatch.h"
 
 #include <cstdlib>
 #include <mutex>
 #include "tern/error.h"
 
-#include "cpu_features.h"
+#include "kernels/cpu_features.h"
 
 namespace tern::kernels {
 

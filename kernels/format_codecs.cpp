@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "tern/error.h"
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 
 namespace tern::kernels {
 

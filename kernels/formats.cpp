@@ -3,7 +3,7 @@
 // Everything here is baseline C++ on purpose: no F16C or other ISA intrinsics,
 // so the conversions give the same bits on every machine and can serve as the
 // oracle for SIMD versions.
-#include "formats.h"
+#include "kernels/formats.h"
 
 #include <cstdio>
 

@@ -10,8 +10,8 @@
 
 #include <cstdint>
 
-#include "aligned_buffer.h"
-#include "formats.h"
+#include "kernels/aligned_buffer.h"
+#include "kernels/formats.h"
 
 namespace tern::kernels {
 

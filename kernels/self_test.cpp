@@ -1,13 +1,13 @@
 // Self-test of a kernel table against the reference (self_test.h). Baseline
 // code: it only calls through the table's function pointers.
-#include "self_test.h"
+#include "kernels/self_test.h"
 
 #include <cmath>
 #include <cstring>
 #include <random>
 
-#include "ref/ref.h"
-#include "ternary_formats.h"
+#include "kernels/ref/ref.h"
+#include "kernels/ternary_formats.h"
 
 namespace tern::kernels {
 

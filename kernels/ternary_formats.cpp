@@ -1,6 +1,6 @@
 // File formats <-> canonical TernaryMatrix (SPEC §5), float -> ternary (SPEC §3),
 // and ggml's Q8_0 row quantizer. See ternary_formats.h for the contract.
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 
 #include <algorithm>
 #include <cmath>

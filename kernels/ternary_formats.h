@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "formats.h"
-#include "kernels.h"
+#include "kernels/formats.h"
+#include "kernels/kernels.h"
 
 namespace tern::kernels {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "tern/error.h"
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 namespace tern::kernels {
 

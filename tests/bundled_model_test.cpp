@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "dispatch.h"
+#include "kernels/dispatch.h"
 #include "test_util.h"
 
 namespace tern {

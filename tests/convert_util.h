@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "formats.h"
+#include "kernels/formats.h"
 
 namespace tern::test::hf {
 

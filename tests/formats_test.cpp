@@ -7,10 +7,10 @@
 #include <limits>
 #include <random>
 
-#include "formats.h"
-#include "ref/ref.h"
+#include "kernels/formats.h"
+#include "kernels/ref/ref.h"
 #include "tern/error.h"
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 
 namespace tern {
 namespace {

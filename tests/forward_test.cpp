@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "tern/gguf.h"
 #include "model/hparams.h"
 #include "tern/model.h"

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "tern/gguf.h"
 #include "test_util.h"
 

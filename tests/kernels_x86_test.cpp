@@ -21,18 +21,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cpu_features.h"
-#include "dispatch.h"
+#include "kernels/cpu_features.h"
+#include "kernels/dispatch.h"
 #include "model/hparams.h"
-#include "kernels.h"
-#include "ref/ref.h"
-#include "self_test.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+#include "kernels/self_test.h"
 #include "tern/model.h"
 #include "tern/session.h"
 #include "test_util.h"
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 #if defined(__x86_64__)
-#include "x86/x86.h"
+#include "kernels/x86/x86.h"
 #endif
 
 namespace tern::kernels {

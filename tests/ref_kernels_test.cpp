@@ -10,10 +10,10 @@
 #include <random>
 #include <vector>
 
-#include "kernels.h"
-#include "ref/ref.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
 #include "tern/error.h"
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 
 namespace tern::kernels {
 namespace {

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 #include "tern/error.h"
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 
 namespace tern::kernels {
 namespace {

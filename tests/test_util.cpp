@@ -10,7 +10,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "tern/gguf.h"
 
 namespace tern::test {

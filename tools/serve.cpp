@@ -3,7 +3,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "serve/server.h"
+#include "server.h"  // serve/: the server's one door
 #include "tern/chat.h"
 
 namespace tern::cli {

@@ -1,7 +1,7 @@
 // The attention products for the neon table: kernels/attention.inc compiled with
 // this file's ISA flags.
-#include "neon.h"
+#include "kernels/arm/neon.h"
 
 namespace tern::kernels::neon {
-#include "attention.inc"
+#include "kernels/attention.inc"
 }  // namespace tern::kernels::neon

@@ -20,8 +20,8 @@
 #include <cstring>
 #include <vector>
 
-#include "../ref/ref.h"
-#include "neon.h"
+#include "kernels/ref/ref.h"
+#include "kernels/arm/neon.h"
 
 namespace tern::kernels::neon {
 

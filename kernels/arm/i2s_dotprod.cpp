@@ -12,8 +12,8 @@
 // width).
 #include <arm_neon.h>
 
-#include "i2s_driver.h"
-#include "neon.h"
+#include "kernels/arm/i2s_driver.h"
+#include "kernels/arm/neon.h"
 
 #if !defined(__ARM_FEATURE_DOTPROD)
 #error "i2s_dotprod.cpp must be compiled with -march=armv8.2-a+dotprod (see CMakeLists.txt)"

@@ -11,9 +11,9 @@
 #include <cassert>
 #include <cstring>
 
-#include "../ref/ref.h"
-#include "i2s_driver.h"
-#include "neon.h"
+#include "kernels/ref/ref.h"
+#include "kernels/arm/i2s_driver.h"
+#include "kernels/arm/neon.h"
 
 namespace tern::kernels::neon {
 

@@ -12,7 +12,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "neon.h"
+#include "kernels/arm/neon.h"
 
 namespace tern::kernels::neon {
 

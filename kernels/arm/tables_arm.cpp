@@ -4,7 +4,7 @@
 // does not help a table lookup, a quantizer or float math.
 #include <cassert>
 
-#include "neon.h"
+#include "kernels/arm/neon.h"
 
 namespace tern::kernels {
 

@@ -1,7 +1,7 @@
 // The attention products for the ref table: kernels/attention.inc compiled with
 // this file's ISA flags.
-#include "ref.h"
+#include "kernels/ref/ref.h"
 
 namespace tern::kernels::ref {
-#include "attention.inc"
+#include "kernels/attention.inc"
 }  // namespace tern::kernels::ref

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "../../include/tern/error.h"
-#include "ref.h"
+#include "tern/error.h"
+#include "kernels/ref/ref.h"
 
 namespace tern::kernels::ref {
 

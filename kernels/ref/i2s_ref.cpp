@@ -3,7 +3,7 @@
 #include <cassert>
 #include <cstring>
 
-#include "ref.h"
+#include "kernels/ref/ref.h"
 
 namespace tern::kernels::ref {
 

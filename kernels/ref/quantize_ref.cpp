@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ref.h"
+#include "kernels/ref/ref.h"
 
 namespace tern::kernels::ref {
 

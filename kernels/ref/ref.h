@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "../kernels.h"
+#include "kernels/kernels.h"
 
 namespace tern::kernels::ref {
 

@@ -1,6 +1,6 @@
 // The scalar reference table: the oracle every SIMD kernel is tested against.
 // The functions live in the other files of this folder (declared in ref.h).
-#include "ref.h"
+#include "kernels/ref/ref.h"
 
 namespace tern::kernels {
 

@@ -8,7 +8,7 @@
 // contract for them.
 #include <cstring>
 
-#include "ref.h"
+#include "kernels/ref/ref.h"
 
 namespace tern::kernels::ref {
 

@@ -5,7 +5,7 @@
 // (blend). Decoders give one 16-element chunk per step.
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avx2 {
 
@@ -137,7 +137,7 @@ struct LoadQ6_K {
 
 }  // namespace
 
-#include "float_kernel.inc"
+#include "kernels/x86/float_kernel.inc"
 
 namespace {
 

@@ -14,23 +14,17 @@
 #endif
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avx512 {
 
 namespace {
 
-#ifndef TERN_FLOAT_PREFETCH
-#define TERN_FLOAT_PREFETCH 1024
-#endif
-#ifndef TERN_FLOAT_STREAMS
-#define TERN_FLOAT_STREAMS 4
-#endif
-constexpr int kStreams = TERN_FLOAT_STREAMS;  // rows in flight when decoding (n = 1)
+constexpr int kStreams = 4;  // rows in flight when decoding (n = 1)
 
 struct V {
     using vec = __m512;
-    static constexpr int64_t kPrefetch = TERN_FLOAT_PREFETCH;
+    static constexpr int64_t kPrefetch = 1024;
     static vec zero() { return _mm512_setzero_ps(); }
     static vec load(const float* p) { return _mm512_loadu_ps(p); }
     static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
@@ -143,7 +137,7 @@ struct LoadQ6_K {
 
 }  // namespace
 
-#include "float_kernel.inc"
+#include "kernels/x86/float_kernel.inc"
 
 namespace {
 

@@ -2,12 +2,12 @@
 // i2s_kernel.inc; this file supplies the vector ops.
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avxvnni {
 
 namespace {
-#include "i2s_ops256.inc"
+#include "kernels/x86/i2s_ops256.inc"
 struct V : VOps256 {
     static constexpr bool kVnni = true;
     static reg dot(reg acc, reg c, reg a) { return _mm256_dpbusd_avx_epi32(acc, c, a); }
@@ -17,15 +17,9 @@ struct V : VOps256 {
 };
 }  // namespace
 
-#ifndef TERN_I2S_RV
-#define TERN_I2S_RV 1
-#endif
-#ifndef TERN_I2S_RV1
-#define TERN_I2S_RV1 4
-#endif
-#ifndef TERN_I2S_MAX_T
-#define TERN_I2S_MAX_T 8
-#endif
-#include "i2s_kernel.inc"
+// Tiles per step for prefill, weight streams for decode, tokens per micro tile
+// (measured per ISA; bench/README.md).
+constexpr int kI2sRV = 1, kI2sRV1 = 4, kI2sMaxT = 8;
+#include "kernels/x86/i2s_kernel.inc"
 
 }  // namespace tern::kernels::avxvnni

@@ -4,8 +4,8 @@
 #include <cassert>
 #include <cstring>
 
-#include "../ref/ref.h"
-#include "x86.h"
+#include "kernels/ref/ref.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::x86 {
 

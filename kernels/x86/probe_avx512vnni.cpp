@@ -8,7 +8,7 @@
 #endif
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avx512vnni {
 

@@ -3,7 +3,7 @@
 // (enough to cover the latency of every x86 core we know), no memory traffic.
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avxvnni {
 

@@ -7,7 +7,7 @@
 // saturate, which is the clamp to [-128, 127].
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avx2 {
 

@@ -10,7 +10,7 @@
 //               512-bit pshufb TL1/TL2, 512-bit float
 //   avx512vnni  avx512 + AVX512-VNNI (Cascade Lake, Ice Lake, Zen 4+): vpdpbusd
 //               I2S, the rest from avx512
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels {
 

@@ -5,12 +5,12 @@
 // and, compare) and negate by (e ^ m) - m.
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avx2 {
 
 namespace {
-#include "i2s_ops256.inc"
+#include "kernels/x86/i2s_ops256.inc"
 struct V : VOps256 {
     static constexpr int kTileRows = kTlTileRows256;
     static reg lo_nibbles(reg x) { return _mm256_and_si256(x, _mm256_set1_epi8(0x0f)); }
@@ -42,6 +42,6 @@ struct V : VOps256 {
 };
 }  // namespace
 
-#include "tl_kernel.inc"
+#include "kernels/x86/tl_kernel.inc"
 
 }  // namespace tern::kernels::avx2

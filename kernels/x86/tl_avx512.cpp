@@ -11,12 +11,12 @@
 #endif
 #include <immintrin.h>
 
-#include "x86.h"
+#include "kernels/x86/x86.h"
 
 namespace tern::kernels::avx512 {
 
 namespace {
-#include "i2s_ops512.inc"
+#include "kernels/x86/i2s_ops512.inc"
 struct V : VOps512 {
     static constexpr int kTileRows = kTlTileRows512;
     static reg lo_nibbles(reg x) { return _mm512_and_si512(x, _mm512_set1_epi8(0x0f)); }
@@ -42,6 +42,6 @@ struct V : VOps512 {
 };
 }  // namespace
 
-#include "tl_kernel.inc"
+#include "kernels/x86/tl_kernel.inc"
 
 }  // namespace tern::kernels::avx512

@@ -47,7 +47,7 @@
 
 #include <cstdint>
 
-#include "../kernels.h"
+#include "kernels/kernels.h"
 
 namespace tern::kernels {
 

@@ -14,9 +14,9 @@
 #include <fmt/format.h>
 
 #include "convert/convert_impl.h"
-#include "formats.h"
+#include "kernels/formats.h"
 #include "tern/gguf.h"
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 
 namespace tern::convert {
 

@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "runtime/mapped_file.h"
 #include "runtime/json_file.h"
 

@@ -2,12 +2,12 @@
 // self-test (kernels/).
 #include "tern/diagnostics.h"
 
-#include "cpu_features.h"
-#include "dispatch.h"
-#include "formats.h"
+#include "kernels/cpu_features.h"
+#include "kernels/dispatch.h"
+#include "kernels/formats.h"
 #include "model/hparams.h"
 #include "runtime/thread_pool.h"
-#include "self_test.h"
+#include "kernels/self_test.h"
 
 namespace tern {
 

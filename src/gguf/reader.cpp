@@ -8,7 +8,7 @@
 #include <limits>
 #include <utility>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "runtime/mapped_file.h"
 #include "tern/gguf.h"
 

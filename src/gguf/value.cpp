@@ -2,7 +2,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "tern/gguf.h"
 
 namespace tern::gguf {

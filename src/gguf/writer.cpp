@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "tern/gguf.h"
 
 namespace tern::gguf {

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "formats.h"
+#include "kernels/formats.h"
 #include "ops/ops.h"
 
 namespace tern {

@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
 #include "runtime/thread_pool.h"

@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 #include "runtime/thread_pool.h"
 
 namespace tern {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "formats.h"
+#include "kernels/formats.h"
 
 namespace tern {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "formats.h"
+#include "kernels/formats.h"
 
 namespace tern {
 

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 
-#include "aligned_buffer.h"
-#include "kernels.h"
+#include "kernels/aligned_buffer.h"
+#include "kernels/kernels.h"
 
 namespace tern {
 

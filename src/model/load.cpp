@@ -5,10 +5,10 @@
 #include <cstring>
 #include <mutex>
 
-#include "dispatch.h"
+#include "kernels/dispatch.h"
 #include "model/weights.h"
 #include "runtime/thread_pool.h"
-#include "ternary_formats.h"
+#include "kernels/ternary_formats.h"
 #include "tern/model.h"
 
 namespace tern {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "tern/gguf.h"
-#include "kernels.h"
+#include "kernels/kernels.h"
 #include "model/hparams.h"
 #include "tern/model.h"
 

@@ -20,11 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "arm/neon.h"
-#include "cpu_features.h"
-#include "dispatch.h"
-#include "kernels.h"
-#include "ref/ref.h"
+#include "kernels/arm/neon.h"
+#include "kernels/cpu_features.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
 #include "tern/error.h"
 
 namespace tk = tern::kernels;
