@@ -444,6 +444,18 @@ TEST_F(Serve, BadInputIs400AndTheServerKeepsWorking) {
     EXPECT_EQ(ok.body["usage"]["completion_tokens"], 8);
 }
 
+// GET / is the chat page compiled into the binary: the file serve/chat.html
+// byte for byte, with nothing loaded from elsewhere.
+TEST_F(Serve, RootServesTheChatPage) {
+    const std::string page = get_text(port(), "/");
+    const auto want = test::read_file(std::string(TERN_SOURCE_DIR) + "/serve/chat.html");
+    ASSERT_FALSE(want.empty());
+    EXPECT_EQ(page, std::string(want.begin(), want.end()));
+    EXPECT_NE(page.find("/v1/chat/completions"), std::string::npos);
+    EXPECT_EQ(page.find("http://"), std::string::npos);
+    EXPECT_EQ(page.find("https://"), std::string::npos);
+}
+
 TEST_F(Serve, UnknownRouteIs404WithErrorBody) {
     const Reply r = get(port(), "/v1/nothing");
     EXPECT_EQ(r.status, 404);
