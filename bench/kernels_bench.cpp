@@ -385,8 +385,8 @@ int register_all() {
             if (!all && f != 0) continue;
             for (const Shape& sh : kShapes) {
                 if (!all && std::string(sh.model) != "2B4T") continue;
-                for (int64_t n : {1, 16, 128, 512}) {
-                    if (!all && n != 1 && n != 512) continue;
+                for (int64_t n : {1, 8, 16, 128, 512}) {
+                    if (!all && n != 1 && n != 8 && n != 512) continue;
                     for (int th : {1, 2}) {
                         const std::string name = std::string(kernels::family_name(TernaryFamily(f))) + "/" + T->name +
                                                  "/" + shape_name(sh) + "/N:" + std::to_string(n) +
@@ -404,8 +404,8 @@ int register_all() {
         }
     for (const KernelTable* T : tables)
         for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K})
-            for (int64_t n : {1, 16}) {
-                if (!all && (n != 1 || type == GgmlType::Q6_K)) continue;
+            for (int64_t n : {1, 8, 16}) {
+                if (!all && ((n != 1 && n != 8) || type == GgmlType::Q6_K)) continue;
                 for (int th : {1, 2}) {
                     const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
                                              "/128256x2560/N:" + std::to_string(n) + "/threads:" + std::to_string(th);

@@ -143,7 +143,7 @@ namespace {
 
 template <class L>
 void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n, int64_t x_stride, float* y,
-            int64_t y_stride, int64_t row_begin, int64_t row_end) {
+            int64_t y_stride, int64_t row_begin, int64_t row_end, int64_t ahead) {
     if (n == 1) {
         // Decode: 4 long sequential streams, one per quarter of the range.
         const int64_t q = (row_end - row_begin) / 4;
@@ -154,12 +154,13 @@ void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, i
     for (int64_t t0 = 0; t0 < n; t0 += 2) {
         const float* xt = x + t0 * x_stride;
         float* yt = y + t0 * y_stride;
+        const int64_t next = t0 + 2 >= n ? ahead : 0;  // the last of several groups
         int64_t r = row_begin;
         if (n - t0 >= 2) {
-            for (; r + 2 <= row_end; r += 2) tile<L, 2, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
+            for (; r + 2 <= row_end; r += 2) tile<L, 2, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r, 1, next);
             for (; r < row_end; ++r) tile<L, 1, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
         } else {
-            for (; r + 4 <= row_end; r += 4) tile<L, 4, 1>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
+            for (; r + 4 <= row_end; r += 4) tile<L, 4, 1>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r, 1, next);
             for (; r < row_end; ++r) tile<L, 1, 1>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
         }
     }

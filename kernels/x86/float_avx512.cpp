@@ -143,12 +143,13 @@ namespace {
 
 template <class L>
 void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n, int64_t x_stride, float* y,
-            int64_t y_stride, int64_t row_begin, int64_t row_end) {
+            int64_t y_stride, int64_t row_begin, int64_t row_end, int64_t ahead) {
     constexpr int kT = 4;
     for (int64_t t0 = 0; t0 < n; t0 += kT) {
         const int64_t tt = n - t0 < kT ? n - t0 : kT;
         const float* xt = x + t0 * x_stride;
         float* yt = y + t0 * y_stride;
+        const int64_t next = t0 + kT >= n && n > kT ? ahead : 0;  // the last of several groups
         int64_t r = row_begin;
         switch (tt) {
             case 1: {
@@ -160,15 +161,15 @@ void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, i
                 break;
             }
             case 2:
-                for (; r + 4 <= row_end; r += 4) tile<L, 4, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
+                for (; r + 4 <= row_end; r += 4) tile<L, 4, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r, 1, next);
                 for (; r < row_end; ++r) tile<L, 1, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
                 break;
             case 3:
-                for (; r + 4 <= row_end; r += 4) tile<L, 4, 3>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
+                for (; r + 4 <= row_end; r += 4) tile<L, 4, 3>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r, 1, next);
                 for (; r < row_end; ++r) tile<L, 1, 3>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
                 break;
             default:
-                for (; r + 4 <= row_end; r += 4) tile<L, 4, 4>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
+                for (; r + 4 <= row_end; r += 4) tile<L, 4, 4>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r, 1, next);
                 for (; r < row_end; ++r) tile<L, 1, 4>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
                 break;
         }
