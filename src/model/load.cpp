@@ -3,6 +3,7 @@
 // TernaryMatrix, and repack them once for the active kernel table.
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
 #include "kernels/dispatch.h"
@@ -175,16 +176,16 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
         w.output = w.tok_embd;  // tied (2B4T)
     }
     // The output matrix is read whole for every token (656 MB as F16 on
-    // 2B4T): copy it out of the file mapping into huge-page memory, which
-    // streams faster and far more steadily here than 4 KB file pages.
+    // 2B4T): it is copied out of the file mapping into huge-page memory, which
+    // streams faster and far more steadily here than 4 KB file pages. The
+    // copy runs in chunks among the decode jobs below (memory-bound work next
+    // to compute-bound work), and each chunk's file pages are released once
+    // copied, so the file's copy and ours are never both resident in full.
     const size_t out_bytes = size_t(w.output.rows * w.output.row_bytes);
+    const gguf::TensorInfo* out_tensor = nullptr;
     if (out_bytes >= AlignedBuffer::kHugePage) {
+        out_tensor = w.tok_embd.data == w.output.data ? &f.tensor("token_embd.weight") : &f.tensor("output.weight");
         w.output_copy = AlignedBuffer(out_bytes);
-        std::memcpy(w.output_copy.data(), w.output.data, out_bytes);
-        const bool tied = w.tok_embd.data == w.output.data;
-        if (tied) w.tok_embd.data = w.output_copy.data();
-        w.output.data = w.output_copy.data();
-        f.release(tied ? f.tensor("token_embd.weight") : f.tensor("output.weight"));
     }
     w.output_norm = load_norm(f, "output_norm.weight", hp.n_embd);
 
@@ -224,16 +225,35 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     }
 
     const kernels::TernaryKernels& tk = w.table->ternary[int(w.family)];
+    std::vector<std::function<void()>> tasks;
+    constexpr size_t kCopyChunk = size_t(16) << 20;
+    const size_t n_chunks = out_tensor ? (out_bytes + kCopyChunk - 1) / kCopyChunk : 0;
+    for (size_t i = 0; i < std::max(jobs.size(), n_chunks); ++i) {
+        if (i < n_chunks)
+            tasks.push_back([&, i] {
+                gguf::TensorInfo part = *out_tensor;
+                part.data = w.output.data + i * kCopyChunk;
+                part.n_bytes = std::min(kCopyChunk, out_bytes - i * kCopyChunk);
+                std::memcpy(w.output_copy.data() + i * kCopyChunk, part.data, part.n_bytes);
+                f.release(part);
+            });
+        if (i < jobs.size())
+            tasks.push_back([&, i] {
+                const Job& job = jobs[i];
+                kernels::TernaryMatrix m = decode_linear(f, *job.t, job.rows, job.cols);
+                job.dst->w = tk.repack(m);
+                f.release(*job.t);  // repacked: the file's copy is not read again
+            });
+    }
     ThreadPool pool(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
     std::atomic<size_t> next{0};
     pool.run_on_all([&](int) {
-        for (size_t j = next++; j < jobs.size(); j = next++) {
-            const Job& job = jobs[j];
-            kernels::TernaryMatrix m = decode_linear(f, *job.t, job.rows, job.cols);
-            job.dst->w = tk.repack(m);
-            f.release(*job.t);  // repacked: the file's copy is not read again
-        }
+        for (size_t j = next++; j < tasks.size(); j = next++) tasks[j]();
     });
+    if (out_tensor) {
+        if (w.tok_embd.data == w.output.data) w.tok_embd.data = w.output_copy.data();
+        w.output.data = w.output_copy.data();
+    }
 
     for (const auto& t : f.tensors()) w.n_params += t.n_elements;
 
