@@ -108,8 +108,9 @@ TEST(TernaryI2S, EncodeBitPositions) {
 TEST(TernaryI2S, DecodeBitPositions) {
     // All codes 1 (0x55 bytes: weight 0) but one code set to 2 or 0 by hand;
     // code 3 is refused, naming the element. cols = 200: blocks span rows
-    // (the general loop); cols = 256: rows start on a block (the fast path).
-    for (const int64_t cols : {int64_t(200), int64_t(256)}) {
+    // (the general loop); cols = 256, 384: rows start on a block (the fast path;
+    // 384 has padding to 512 in the canonical rows).
+    for (const int64_t cols : {int64_t(200), int64_t(256), int64_t(384)}) {
         const int64_t rows = 96, n = rows * cols;
         for (int64_t f : {int64_t(0), int64_t(33), int64_t(127), int64_t(199), int64_t(200), int64_t(255), n - 1}) {
             for (int code : {0, 2, 3}) {
