@@ -27,14 +27,14 @@ float element(const uint8_t* p, int64_t i) {
 // A linear stored as floats holds either beta * {-1, 0, +1} (a converted
 // ternary model) or latent weights to ternarize (SPEC §3).
 template <GgmlType T>
-TernaryMatrix decode_float_linear(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+void decode_float_linear(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& out) {
     const uint64_t need = uint64_t(rows * cols) * (T == GgmlType::F32 ? 4 : 2);
     if (n_bytes < need)
         throw Error("holds " + std::to_string(n_bytes) + " bytes, its shape needs " + std::to_string(need));
     std::vector<float> w(size_t(rows * cols));
     for (int64_t i = 0; i < rows * cols; ++i) w[size_t(i)] = element<T>(data, i);
-    return looks_ternary(w.data(), rows * cols) ? from_ternary_floats(w.data(), rows, cols)
-                                                : ternarize_absmean(w.data(), rows, cols);
+    out = looks_ternary(w.data(), rows * cols) ? from_ternary_floats(w.data(), rows, cols)
+                                               : ternarize_absmean(w.data(), rows, cols);
 }
 
 // beta * W~ as fp16: what llama.cpp's bitnet converter stores, and what tern
@@ -67,9 +67,9 @@ void encode_row_q8_0(const float* x, uint8_t* out, int64_t n) {
 
 constexpr FormatCodec kCodecs[] = {
     // type            embedding decode_linear                            encode_linear      encode_row       file_type
-    {GgmlType::I2_S,  false, decode_i2s,                              encode_i2s,        nullptr,         40},
-    {GgmlType::TQ1_0, false, decode_tq1_0,                            encode_tq1_0,      nullptr,         36},
-    {GgmlType::TQ2_0, false, decode_tq2_0,                            encode_tq2_0,      nullptr,         37},
+    {GgmlType::I2_S,  false, decode_i2s_into,                         encode_i2s,        nullptr,         40},
+    {GgmlType::TQ1_0, false, decode_tq1_0_into,                       encode_tq1_0,      nullptr,         36},
+    {GgmlType::TQ2_0, false, decode_tq2_0_into,                       encode_tq2_0,      nullptr,         37},
     {GgmlType::F32,   true,  decode_float_linear<GgmlType::F32>,  nullptr,           encode_row_f32,  0},
     {GgmlType::F16,   true,  decode_float_linear<GgmlType::F16>,  encode_f16_linear, encode_row_f16,  1},
     {GgmlType::BF16,  true,  decode_float_linear<GgmlType::BF16>, nullptr,           nullptr,         0},

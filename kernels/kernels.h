@@ -25,6 +25,11 @@ struct TernaryMatrix {
 
     TernaryMatrix() = default;
     TernaryMatrix(int64_t rows_, int64_t cols_, float scale_);  // all weights 0
+    // The same for a new shape, keeping the buffer when it is large enough
+    // (a loader decoding matrix after matrix into one scratch matrix; the
+    // buffer may then be longer than rows * padded_cols / 4 bytes).
+    void reset(int64_t rows_, int64_t cols_, float scale_);
+    int64_t code_bytes() const { return rows * (padded_cols / 4); }
     uint8_t* row(int64_t r) { return codes.data() + r * (padded_cols / 4); }
     const uint8_t* row(int64_t r) const { return codes.data() + r * (padded_cols / 4); }
     int get(int64_t r, int64_t c) const { return int((row(r)[c / 4] >> (2 * (c % 4))) & 3) - 1; }

@@ -185,7 +185,7 @@ bool decode_i2s_blocks(const uint8_t* data, int64_t n_blocks, uint8_t* out) {
 
 // ---------------------------------------------------------------- I2_S
 
-TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& m) {
     const int64_t n = checked_count("I2_S", rows, cols);
     if (n % kI2SBlockElems != 0)
         throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) + " has " +
@@ -197,7 +197,7 @@ TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, in
         throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) +
                     " has a non-finite scale after its codes");
 
-    TernaryMatrix m(rows, cols, scale);
+    m.reset(rows, cols, scale);
     // Flat element f lives in byte (f / 128) * 32 + f % 32, bits 7-2g .. 6-2g
     // with g = (f / 32) % 4 (SPEC §5). Build each canonical byte from 4 codes;
     // note code 3 in `bad` and find it only if needed, to keep the loop tight.
@@ -231,6 +231,11 @@ TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, in
                             ": invalid code 3 at flat element " + std::to_string(f) + " (" + at(f / cols, f % cols) +
                             "); only 0, 1, 2 encode -1, 0, +1");
     }
+}
+
+TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+    TernaryMatrix m;
+    decode_i2s_into(data, n_bytes, rows, cols, m);
     return m;
 }
 
@@ -253,7 +258,7 @@ std::vector<uint8_t> encode_i2s(const TernaryMatrix& m) {
 
 // ---------------------------------------------------------------- TQ2_0
 
-TernaryMatrix decode_tq2_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+void decode_tq2_0_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& m) {
     check_tq_shape("TQ2_0", rows, cols);
     const int64_t bpr = cols / kQK, nb = rows * bpr;
     need_bytes("TQ2_0", data, n_bytes, uint64_t(nb) * sizeof(BlockTQ2_0), rows, cols);
@@ -264,7 +269,7 @@ TernaryMatrix decode_tq2_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, 
     };
     const float scale = common_block_scale("TQ2_0", nb, bpr, [&](int64_t i) { return block(i).d; });
 
-    TernaryMatrix m(rows, cols, scale);
+    m.reset(rows, cols, scale);
     for (int64_t i = 0; i < nb; ++i) {
         const BlockTQ2_0 b = block(i);
         const float d = fp16_to_f32(b.d);
@@ -282,6 +287,11 @@ TernaryMatrix decode_tq2_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, 
                     put_code(m, r, c, signed_code(v, d));
                 }
     }
+}
+
+TernaryMatrix decode_tq2_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+    TernaryMatrix m;
+    decode_tq2_0_into(data, n_bytes, rows, cols, m);
     return m;
 }
 
@@ -309,7 +319,7 @@ std::vector<uint8_t> encode_tq2_0(const TernaryMatrix& m) {
 
 // ---------------------------------------------------------------- TQ1_0
 
-TernaryMatrix decode_tq1_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+void decode_tq1_0_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& m) {
     check_tq_shape("TQ1_0", rows, cols);
     const int64_t bpr = cols / kQK, nb = rows * bpr;
     need_bytes("TQ1_0", data, n_bytes, uint64_t(nb) * sizeof(BlockTQ1_0), rows, cols);
@@ -320,7 +330,7 @@ TernaryMatrix decode_tq1_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, 
     };
     const float scale = common_block_scale("TQ1_0", nb, bpr, [&](int64_t i) { return block(i).d; });
 
-    TernaryMatrix m(rows, cols, scale);
+    m.reset(rows, cols, scale);
     for (int64_t i = 0; i < nb; ++i) {
         const BlockTQ1_0 b = block(i);
         const float d = fp16_to_f32(b.d);
@@ -332,6 +342,11 @@ TernaryMatrix decode_tq1_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, 
         for (int j = 0; j < 4; ++j)
             for (int n = 0; n < 4; ++n) put_code(m, r, c0 + tq1_qh_elem(j, n), signed_code(tq1_trit(b.qh[j], n), d));
     }
+}
+
+TernaryMatrix decode_tq1_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
+    TernaryMatrix m;
+    decode_tq1_0_into(data, n_bytes, rows, cols, m);
     return m;
 }
 

@@ -31,6 +31,9 @@ inline constexpr uint64_t i2s_tensor_bytes(int64_t rows, int64_t cols) {
 // rows * cols % 128 == 0 and n_bytes >= n/4 + 4. Code 3 is an error naming the
 // flat element index; a non-finite scale is an error.
 TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+// The same into `out` (reset to the shape first, its buffer reused when large
+// enough): what a loader decoding many matrices calls. Likewise for TQ*_0.
+void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& out);
 
 // n/4 code bytes, the f32 scale, then 28 zero bytes (n/4 + 32 in all).
 // bitnet.cpp's quantize_i2_s writes the scale once and leaves the other 28
@@ -52,6 +55,8 @@ std::vector<uint8_t> encode_i2s(const TernaryMatrix& m);
 // scale 0. TQ2_0 code 3 (value 2d) is not ternary: error naming the element.
 TernaryMatrix decode_tq2_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
 TernaryMatrix decode_tq1_0(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+void decode_tq2_0_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& out);
+void decode_tq1_0_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& out);
 
 // d = fp16(scale) for each block that has a nonzero weight, and d = 0 for an
 // all-zero block: exactly what ggml's quantize_row_tq{1,2}_0_ref writes when
@@ -95,9 +100,10 @@ struct FormatCodec {
     // May be a token embedding or output matrix (the kernel tables'
     // dequantize_row and float_matmul read it).
     bool embedding;
-    // A ternary linear stored in this type -> the canonical matrix (floats:
-    // SPEC §3's rules for ternary or latent weights); null: not a linear format.
-    TernaryMatrix (*decode_linear)(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+    // A ternary linear stored in this type -> the canonical matrix `out`
+    // (its buffer reused when large enough; floats: SPEC §3's rules for
+    // ternary or latent weights); null: not a linear format.
+    void (*decode_linear)(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& out);
     // The canonical matrix -> this type's bytes (`tern convert --type`); null: not written.
     std::vector<uint8_t> (*encode_linear)(const TernaryMatrix& m);
     // A float row -> this type's bytes (`tern convert --embd-type`); null: not written.

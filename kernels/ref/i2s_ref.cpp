@@ -18,8 +18,8 @@ PackedTernary packed_header(const TernaryMatrix& m) {
 
 PackedTernary i2s_repack(const TernaryMatrix& m) {
     PackedTernary p = packed_header(m);
-    p.data = AlignedBuffer(m.codes.size());
-    if (m.codes.size()) std::memcpy(p.data.data(), m.codes.data(), m.codes.size());
+    p.data = AlignedBuffer(size_t(m.code_bytes()));
+    if (m.code_bytes()) std::memcpy(p.data.data(), m.codes.data(), size_t(m.code_bytes()));
     return p;
 }
 

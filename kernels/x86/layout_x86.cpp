@@ -21,6 +21,17 @@ inline int weight_at(const TernaryMatrix& m, int64_t r, int64_t c) {
     return (r < m.rows && c < m.padded_cols) ? code_at(m, r, c) - 1 : 0;
 }
 
+// A 4 x 4 matrix of 2-bit fields in a 32-bit word, transposed: field kk of
+// byte g moves to field g of byte kk. Two exchanges: the off-diagonal 2 x 2
+// blocks (12 bits apart), then the off-diagonal fields inside each block (6
+// bits apart).
+inline uint32_t transpose_2bit_4x4(uint32_t x) {
+    uint32_t t = ((x >> 12) ^ x) & 0x0000F0F0u;
+    x ^= t ^ (t << 12);
+    t = ((x >> 6) ^ x) & 0x00CC00CCu;
+    return x ^ t ^ (t << 6);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- I2S
@@ -34,20 +45,17 @@ PackedTernary i2s_repack(const TernaryMatrix& m, int tile_rows) {
     p.param[2] = tile_bytes;
     p.data = AlignedBuffer(size_t(tiles * tile_bytes));
     uint8_t* d = p.data.data();
-    static const uint8_t zero_row[4] = {0x55, 0x55, 0x55, 0x55};
     for (int64_t t = 0; t < tiles; ++t)
         for (int64_t rr = 0; rr < R; ++rr) {
             const int64_t r = t * R + rr;
             const uint8_t* src = r < m.rows ? m.row(r) : nullptr;
             for (int64_t kb = 0; kb < m.padded_cols / 16; ++kb) {
-                // Columns kb*16 + 4g + kk sit in canonical byte kb*4 + g, bits 2kk.
-                const uint8_t* s4 = src ? src + kb * 4 : zero_row;
-                uint8_t* o = d + t * tile_bytes + kb * R * 4 + rr * 4;
-                for (int kk = 0; kk < 4; ++kk) {
-                    uint8_t b = 0;
-                    for (int g = 0; g < 4; ++g) b |= uint8_t(((s4[g] >> (2 * kk)) & 3) << (2 * g));
-                    o[kk] = b;
-                }
+                // Columns kb*16 + 4g + kk sit in canonical byte kb*4 + g, bits
+                // 2kk; the tile wants them in byte kk, bits 2g (x86.h).
+                uint32_t s4 = 0x55555555u;  // rows past the matrix: weight 0
+                if (src) std::memcpy(&s4, src + kb * 4, 4);
+                const uint32_t o = transpose_2bit_4x4(s4);
+                std::memcpy(d + t * tile_bytes + kb * R * 4 + rr * 4, &o, 4);
             }
         }
     return p;

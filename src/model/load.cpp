@@ -66,13 +66,13 @@ FloatMatrix bind_float_matrix(const gguf::File& f, const gguf::TensorInfo& t, in
 }
 
 // Any supported file format -> the canonical ternary matrix (SPEC §3, §5).
-kernels::TernaryMatrix decode_linear(const gguf::File& f, const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
+void decode_linear(const gguf::File& f, const gguf::TensorInfo& t, int64_t rows, int64_t cols, kernels::TernaryMatrix& out) {
     const kernels::FormatCodec* codec = kernels::format_codec(t.type);
     if (!codec || !codec->decode_linear)
         throw Error(f.path() + ": tensor '" + t.name + "' has type " + type_name(t.type) + "; ternary linears must be " +
                     kernels::format_names([](const kernels::FormatCodec& c) { return c.decode_linear != nullptr; }));
     try {
-        return codec->decode_linear(t.data, t.n_bytes, rows, cols);
+        codec->decode_linear(t.data, t.n_bytes, rows, cols, out);
     } catch (const Error& e) {
         throw Error(f.path() + ": tensor '" + t.name + "': " + e.what());
     }
@@ -225,12 +225,16 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     }
 
     const kernels::TernaryKernels& tk = w.table->ternary[int(w.family)];
-    std::vector<std::function<void()>> tasks;
+    ThreadPool pool(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
+    // One canonical matrix per worker, reused matrix after matrix: fresh
+    // pages for each would be faulted in and zeroed by the kernel every time.
+    std::vector<kernels::TernaryMatrix> scratch(size_t(pool.size()));
+    std::vector<std::function<void(int worker)>> tasks;
     constexpr size_t kCopyChunk = size_t(16) << 20;
     const size_t n_chunks = out_tensor ? (out_bytes + kCopyChunk - 1) / kCopyChunk : 0;
     for (size_t i = 0; i < std::max(jobs.size(), n_chunks); ++i) {
         if (i < n_chunks)
-            tasks.push_back([&, i] {
+            tasks.push_back([&, i](int) {
                 gguf::TensorInfo part = *out_tensor;
                 part.data = w.output.data + i * kCopyChunk;
                 part.n_bytes = std::min(kCopyChunk, out_bytes - i * kCopyChunk);
@@ -238,17 +242,17 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
                 f.release(part);
             });
         if (i < jobs.size())
-            tasks.push_back([&, i] {
+            tasks.push_back([&, i](int worker) {
                 const Job& job = jobs[i];
-                kernels::TernaryMatrix m = decode_linear(f, *job.t, job.rows, job.cols);
+                kernels::TernaryMatrix& m = scratch[size_t(worker)];
+                decode_linear(f, *job.t, job.rows, job.cols, m);
                 job.dst->w = tk.repack(m);
                 f.release(*job.t);  // repacked: the file's copy is not read again
             });
     }
-    ThreadPool pool(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
     std::atomic<size_t> next{0};
-    pool.run_on_all([&](int) {
-        for (size_t j = next++; j < tasks.size(); j = next++) tasks[j]();
+    pool.run_on_all([&](int worker) {
+        for (size_t j = next++; j < tasks.size(); j = next++) tasks[j](worker);
     });
     if (out_tensor) {
         if (w.tok_embd.data == w.output.data) w.tok_embd.data = w.output_copy.data();
