@@ -176,6 +176,22 @@ TEST(BenchCli, RejectsBadNumbersNamingTheFlag) {
     }
 }
 
+// A missing file is refused before anything runs; a file that fails to load
+// ends the run with the rows before it still a complete JSON document.
+TEST(BenchCli, BadModelFiles) {
+    std::string out;
+    EXPECT_EQ(test::run_tern("bench -m " + kGolden + " -m /nonexistent.gguf -p 4 -n 0 -r 1 -t 1", &out, true), 1);
+    EXPECT_NE(out.find("-m /nonexistent.gguf: no such file"), std::string::npos) << out;
+    EXPECT_EQ(out.find("| model"), std::string::npos) << out;
+    const std::string junk = test::temp_path("junk.gguf");
+    test::write_file(junk, {'n', 'o', 't', ' ', 'g', 'g', 'u', 'f'});
+    EXPECT_EQ(test::run_tern("bench -m " + kGolden + " -m " + junk + " -p 4 -n 0 -r 1 -t 1 -o json", &out), 1);
+    const auto j = nlohmann::json::parse(out);
+    ASSERT_EQ(j.size(), 1u) << out;
+    EXPECT_EQ(j[0]["model_filename"], kGolden);
+    std::filesystem::remove(junk);
+}
+
 // Ctrl-C during a long test: exit 130 at once, with the finished rows (and a
 // complete JSON document).
 TEST(BenchCli, InterruptPrintsFinishedRowsAndExits130) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -530,15 +531,27 @@ void bench(BenchOpts o) {
     else printer = std::make_unique<MdPrinter>(cpu, o.batch.size() > 1 || o.batch[0] != 2048, o.kv_f16);
 
     std::mutex out;
+    for (const std::string& m : o.models)
+        if (!std::filesystem::is_regular_file(m)) throw Error("-m " + m + ": no such file");
     printer->begin();
     {
         InterruptWatch watch(out, *printer);
         Runner runner(o, *printer, out);
-        for (const std::string& m : o.models)
-            for (const std::string& kernel : o.kernels) runner.model(m, kernel);
-        std::lock_guard<std::mutex> lock(out);
-        watch.finished();
-        printer->end();
+        // A model that fails to load ends the run, but the rows before it
+        // stay a complete document (a closed JSON array).
+        const auto close = [&] {
+            std::lock_guard<std::mutex> lock(out);
+            watch.finished();
+            printer->end();
+        };
+        try {
+            for (const std::string& m : o.models)
+                for (const std::string& kernel : o.kernels) runner.model(m, kernel);
+        } catch (...) {
+            close();
+            throw;
+        }
+        close();
     }
     std::fflush(stdout);
     if (interrupted()) {
