@@ -1,4 +1,4 @@
-// TokenizerData from a Hugging Face tokenizer.json (byte-level BPE: LLaMA-3, GPT-2).
+// TokenizerData from a Hugging Face tokenizer.json (byte-level BPE: LLaMA-3, GPT-2, Falcon3).
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -8,6 +8,7 @@
 
 #include "tern/tokenizer.h"
 #include "runtime/json_file.h"
+#include "tokenizer/utf8.h"
 
 namespace tern {
 
@@ -29,6 +30,29 @@ void each_of_type(const json& j, std::string_view type, F&& f) {
     } else if (j.is_array()) {
         for (const auto& v : j) each_of_type(v, type, f);
     }
+}
+
+// An added token the tokenizer matches in raw text (normalized: false) but
+// whose content is spelled in the byte-level alphabet, e.g. Falcon3's "Ċ" for
+// a newline: llama.cpp's converter stores what Hugging Face's decode gives for
+// it ("\n"), so the GGUF holds the text the token stands for. Content that is
+// not all alphabet characters, or whose bytes are not UTF-8, is kept as is.
+std::string byte_level_text(const std::string& content) {
+    std::string out;
+    for (size_t i = 0; i < content.size();) {
+        const size_t len = utf8::valid_char_len(content, i);
+        if (len == 0) return content;
+        const int b = utf8::byte_of_codepoint(utf8::decode_at(content, i, len));
+        if (b < 0) return content;
+        out += static_cast<char>(b);
+        i += len;
+    }
+    for (size_t i = 0; i < out.size();) {
+        const size_t len = utf8::valid_char_len(out, i);
+        if (len == 0) return content;
+        i += len;
+    }
+    return out;
 }
 
 // "<s>" or {"content": "<s>", ...}
@@ -77,7 +101,10 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
             for (const json& t : j["added_tokens"]) {
                 const int64_t id = t.at("id").get<int64_t>();
                 if (id < 0) throw Error(fmt::format("{}: added token id {} is negative", path, id));
-                by_id[id] = {t.at("content").get<std::string>(), t.value("special", false) ? 3 : 4};
+                const bool special = t.value("special", false);
+                std::string content = t.at("content").get<std::string>();
+                if (!t.value("normalized", !special)) content = byte_level_text(content);
+                by_id[id] = {std::move(content), special ? 3 : 4};
             }
         }
         if (by_id.empty()) throw Error(path + ": the vocabulary is empty");
@@ -105,9 +132,10 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
             }
         }
 
-        // Pre-tokenizer: LLaMA-3's Split regex, or GPT-2's built into ByteLevel.
+        // Pre-tokenizer: LLaMA-3's Split regex, GPT-2's built into ByteLevel, or
+        // Falcon3's chain (Punctuation, ByteLevel, Digits one by one).
         std::vector<std::string> patterns;
-        bool byte_level_regex = false;
+        bool byte_level_regex = false, punctuation = false, single_digits = false;
         if (j.contains("pre_tokenizer")) {
             each_of_type(j["pre_tokenizer"], "Split", [&](const json& s) {
                 if (s.contains("pattern") && s["pattern"].is_object() && s["pattern"].contains("Regex"))
@@ -115,22 +143,37 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
             });
             each_of_type(j["pre_tokenizer"], "ByteLevel",
                          [&](const json& b) { byte_level_regex = byte_level_regex || b.value("use_regex", true); });
+            each_of_type(j["pre_tokenizer"], "Punctuation", [&](const json&) { punctuation = true; });
+            each_of_type(j["pre_tokenizer"], "Digits",
+                         [&](const json& digits) { single_digits = single_digits || digits.value("individual_digits", false); });
         }
+        // Falcon's chains may end with a Split of digit triples, which single
+        // digits make a no-op.
+        std::erase(patterns, std::string("[0-9][0-9][0-9]"));
         const auto find_id = [&](const std::string& text) -> std::optional<int32_t> {
             for (int64_t i = 0; i < n; ++i)
                 if (d.tokens[i] == text) return static_cast<int32_t>(i);
             return std::nullopt;
         };
         const bool llama3_vocab = n == 128256 && find_id("<|begin_of_text|>").has_value();
+        // Falcon3's 131072 tokens open with Falcon's >>TITLE<< markers.
+        const bool falcon3_vocab = n == 131072 && d.tokens[0] == ">>TITLE<<";
         if (patterns.size() == 1 && patterns[0] == kLlama3HfPattern) {
             d.pre = "llama-bpe";
-        } else if (patterns.empty() && byte_level_regex) {
+        } else if (patterns.empty() && byte_level_regex && punctuation && single_digits) {
+            // llama.cpp's converter names this "falcon3" and splits it with
+            // LLaMA-3's pattern (a vocabulary without digit merges makes
+            // "\p{N}{1,3}" pieces come out one digit per token all the same).
+            d.pre = "falcon3";
+        } else if (falcon3_vocab) {
+            d.pre = "falcon3";
+        } else if (patterns.empty() && byte_level_regex && !punctuation) {
             d.pre = "gpt-2";
         } else if (llama3_vocab) {
             d.pre = "llama-bpe";
         } else {
-            throw Error(fmt::format("{}: unsupported pre-tokenizer (Split patterns: {}); tern knows LLaMA-3's "
-                                    "and GPT-2's",
+            throw Error(fmt::format("{}: unsupported pre-tokenizer (Split patterns: {}); tern knows LLaMA-3's, "
+                                    "GPT-2's and Falcon3's",
                                     path, patterns.empty() ? std::string("none") : patterns[0]));
         }
 
