@@ -28,7 +28,9 @@ struct TernaryMatrix {
     // The same for a new shape, keeping the buffer when it is large enough
     // (a loader decoding matrix after matrix into one scratch matrix; the
     // buffer may then be longer than rows * padded_cols / 4 bytes).
-    void reset(int64_t rows_, int64_t cols_, float scale_);
+    // fill = false leaves the codes as they were: for a caller that writes
+    // every byte of every row itself.
+    void reset(int64_t rows_, int64_t cols_, float scale_, bool fill = true);
     int64_t code_bytes() const { return rows * (padded_cols / 4); }
     uint8_t* row(int64_t r) { return codes.data() + r * (padded_cols / 4); }
     const uint8_t* row(int64_t r) const { return codes.data() + r * (padded_cols / 4); }

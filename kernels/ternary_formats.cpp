@@ -197,7 +197,8 @@ void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_
         throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) +
                     " has a non-finite scale after its codes");
 
-    m.reset(rows, cols, scale);
+    // The fast path below writes every byte of every row itself.
+    m.reset(rows, cols, scale, /*fill=*/cols % kI2SBlockElems != 0);
     // Flat element f lives in byte (f / 128) * 32 + f % 32, bits 7-2g .. 6-2g
     // with g = (f / 32) % 4 (SPEC §5). Build each canonical byte from 4 codes;
     // note code 3 in `bad` and find it only if needed, to keep the loop tight.
@@ -206,8 +207,10 @@ void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_
         // Rows start on a block: a row is its blocks' canonical bytes in
         // order (decode_i2s_blocks), followed by its padding (code 1 already).
         const int64_t blocks = cols / kI2SBlockElems;
-        for (int64_t r = 0; r < rows; ++r)
+        for (int64_t r = 0; r < rows; ++r) {
             if (decode_i2s_blocks(data + r * blocks * 32, blocks, m.row(r))) bad = 1;
+            std::memset(m.row(r) + blocks * 32, 0x55, size_t((m.padded_cols - cols) / 4));
+        }
     } else {
         for (int64_t r = 0; r < rows; ++r) {
             uint8_t* out = m.row(r);

@@ -13,7 +13,7 @@ namespace tern::kernels {
 // run over padded_cols without masking.
 TernaryMatrix::TernaryMatrix(int64_t rows_, int64_t cols_, float scale_) { reset(rows_, cols_, scale_); }
 
-void TernaryMatrix::reset(int64_t rows_, int64_t cols_, float scale_) {
+void TernaryMatrix::reset(int64_t rows_, int64_t cols_, float scale_, bool fill) {
     if (rows_ < 0 || cols_ < 0)
         throw Error("ternary matrix with negative shape " + std::to_string(rows_) + " x " + std::to_string(cols_));
     rows = rows_;
@@ -22,7 +22,7 @@ void TernaryMatrix::reset(int64_t rows_, int64_t cols_, float scale_) {
     scale = scale_;
     const size_t need = size_t(code_bytes());
     if (codes.size() < need) codes = AlignedBuffer(need);
-    if (need) std::memset(codes.data(), 0x55, need);
+    if (need && fill) std::memset(codes.data(), 0x55, need);
 }
 
 const char* family_name(TernaryFamily f) {
