@@ -5,7 +5,6 @@
 // binary on a free loopback port, stopped with SIGTERM.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include "clients.h"  // client_hash (checked against a SHA-256 test vector in serve_parts_test)
 #include "serve_util.h"
 #include "test_util.h"
 
@@ -27,19 +26,12 @@ namespace tern {
 namespace {
 
 using namespace serve_client;
+using serve::client_hash;
 
 std::string write_text(const std::string& stem, const std::string& text) {
     const std::string path = test::temp_path(stem);
     std::ofstream(path) << text;
     return path;
-}
-
-std::string sha256_prefix16(const std::string& s) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-    std::string hex;
-    for (int i = 0; i < 8; ++i) hex += fmt::format("{:02x}", d[i]);
-    return hex;
 }
 
 // A raw HTTP exchange: sends `request` as is and reads until the server
@@ -158,8 +150,8 @@ TEST(ServeService, SixthRequestInAMinuteIs429WhileAnotherKeyIsServed) {
     EXPECT_EQ(log.find(key_a), std::string::npos) << log;
     EXPECT_EQ(log.find(key_b), std::string::npos) << log;
     EXPECT_EQ(log.find("Once upon"), std::string::npos) << log;
-    EXPECT_NE(log.find("client=" + sha256_prefix16(key_a)), std::string::npos) << log;
-    EXPECT_NE(log.find("client=" + sha256_prefix16(key_b)), std::string::npos) << log;
+    EXPECT_NE(log.find("client=" + client_hash(key_a)), std::string::npos) << log;
+    EXPECT_NE(log.find("client=" + client_hash(key_b)), std::string::npos) << log;
     EXPECT_NE(log.find("endpoint=/v1/completions status=429"), std::string::npos) << log;
     std::remove(keys.c_str());
 }
@@ -414,7 +406,7 @@ TEST(ServeService, MetricsHistogramsAndCountersMove) {
         const json j = json::parse(line);
         if (j["endpoint"] != "/v1/completions") continue;
         ++lines;
-        EXPECT_EQ(j["client"], sha256_prefix16("127.0.0.1")) << line;
+        EXPECT_EQ(j["client"], client_hash("127.0.0.1")) << line;
         EXPECT_TRUE(j["time"].is_string()) << line;
         EXPECT_TRUE(j["duration_ms"].is_number()) << line;
         if (j["status"] == 200) {
