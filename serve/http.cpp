@@ -99,6 +99,9 @@ void admit_client(ServerState& st, const httplib::Request& req, httplib::Respons
 
 // Every handler: the client admitted, a defect answered with its error body
 // (nothing escapes to httplib), the request counted and logged when it ends.
+// The body (within the size limit) is read before the key and the rate limit
+// are checked: httplib 0.11 keeps a connection open after any answer, and an
+// unread body would be parsed as the connection's next request.
 using Body = std::string;
 template <typename F>
 void run_guarded(ServerState& st, const char* endpoint, Access access, const httplib::Request& req,
