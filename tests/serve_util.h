@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +32,9 @@ class ServerProcess {
 public:
     // `extra`: further flags; `np` slots (-np) of `ctx` positions (-c).
     explicit ServerProcess(const std::vector<std::string>& extra, int np = 4, int ctx = 256) {
+        // A server may close a connection the test is still writing to (a
+        // refused body): that must fail the write, not kill the test process.
+        signal(SIGPIPE, SIG_IGN);
         std::vector<std::string> args = {TERN_BINARY, "serve", "-m", kModel, "--host", "127.0.0.1", "--port", "0",
                                          "-np", std::to_string(np), "-c", std::to_string(ctx), "-t", "2"};
         args.insert(args.end(), extra.begin(), extra.end());
@@ -38,6 +42,9 @@ public:
         if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
         pid_ = fork();
         if (pid_ == 0) {
+            // The server goes with the test process, however that ends (the
+            // fork is made on the test's main thread, which lives as long).
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             dup2(fds[1], 2);
             const int devnull = open("/dev/null", O_WRONLY);
             dup2(devnull, 1);
