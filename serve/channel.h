@@ -18,6 +18,7 @@ struct Update {
     bool done = false;
     std::string finish_reason;  // "stop" | "length" (when done without error)
     std::string error;          // non-empty: the engine failed the request
+    bool cut_short = false;     // ended by the timeout or shutdown: not the whole answer
     int64_t n_prompt = 0;
     int64_t n_generated = 0;
 };
@@ -33,12 +34,14 @@ public:
         }
         cv_.notify_all();
     }
-    void close(const std::string& finish_reason, int64_t n_prompt, int64_t n_generated, const std::string& error = {}) {
+    void close(const std::string& finish_reason, int64_t n_prompt, int64_t n_generated, const std::string& error = {},
+               bool cut_short = false) {
         {
             std::lock_guard lk(m_);
             u_.done = true;
             u_.finish_reason = finish_reason;
             u_.error = error;
+            u_.cut_short = cut_short;
             u_.n_prompt = n_prompt;
             u_.n_generated = n_generated;
         }

@@ -66,12 +66,13 @@ void Engine::loop() {
             cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || busy(); });
             if (stopping_) {
                 // Whatever is still queued or running is cut off: the server is exiting.
-                for (auto& job : queue_) job->out.close("", int64_t(job->req.prompt.size()), 0, "the server is shutting down");
+                for (auto& job : queue_)
+                    job->out.close("", int64_t(job->req.prompt.size()), 0, "the server is shutting down", true);
                 metrics_.queued -= int64_t(queue_.size());
                 queue_.clear();
                 lk.unlock();
                 for (int seq = 0; seq < int(slots_.size()); ++seq)
-                    if (slots_[size_t(seq)].job) finish(seq, "length");
+                    if (slots_[size_t(seq)].job) finish(seq, "length", {}, true);
                 return;
             }
         }
@@ -129,7 +130,10 @@ void Engine::step() {
         Slot& s = slots_[size_t(seq)];
         if (!s.job) continue;
         if (s.job->out.cancelled()) finish(seq, "stop");  // the client went away: free the slot now
-        else if (now >= s.job->deadline) finish(seq, "length");
+        else if (now >= s.job->deadline) {
+            metrics_.count_rejection("timeout");
+            finish(seq, "length", {}, true);
+        }
         else if (s.generating && batch_.n_past(seq) >= batch_.n_ctx()) finish(seq, "length");  // context full
     }
 
@@ -186,6 +190,9 @@ void Engine::on_logits(int seq, const float* logits) {
         finish(seq, "stop");
         return;
     }
+    if (s.n_generated == 0)
+        metrics_.observe_time_to_first_token(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - s.job->start).count());
     ++s.n_generated;
     ++metrics_.generated_tokens;
     s.sampler->accept(id);
@@ -202,7 +209,7 @@ void Engine::on_logits(int seq, const float* logits) {
     s.next = id;
 }
 
-void Engine::finish(int seq, const char* reason, const std::string& error) {
+void Engine::finish(int seq, const char* reason, const std::string& error, bool cut_short) {
     Slot& s = slots_[size_t(seq)];
     Job& job = *s.job;
     const int64_t n_prompt = int64_t(job.req.prompt.size());
@@ -218,7 +225,7 @@ void Engine::finish(int seq, const char* reason, const std::string& error) {
             job.out.push(s.text->finish(stopped));
             if (stopped) why = "stop";
         }
-        job.out.close(why, n_prompt, s.n_generated);
+        job.out.close(why, n_prompt, s.n_generated, {}, cut_short);
     }
     // The slot's tokens stay in the BatchSession: the prompt cache for the next request.
     s = Slot{};

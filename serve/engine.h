@@ -25,6 +25,7 @@ namespace tern::serve {
 struct Job {
     GenRequest req;
     std::vector<int32_t> stop_tokens;  // the chat template's (chat requests)
+    std::chrono::steady_clock::time_point start;     // when the HTTP request arrived (time to first token)
     std::chrono::steady_clock::time_point deadline;
     Channel out;
 };
@@ -70,7 +71,8 @@ private:
     void step();
     // Reacts to the logits of a slot's last evaluated token.
     void on_logits(int seq, const float* logits);
-    void finish(int seq, const char* reason, const std::string& error = {});
+    // `cut_short`: ended by the timeout or shutdown, not by the request's own limits.
+    void finish(int seq, const char* reason, const std::string& error = {}, bool cut_short = false);
 
     Tokenizer tok_;
     EngineOptions opts_;

@@ -145,6 +145,7 @@ GenRequest parse_chat_request(const json& body, const ParseContext& ctx) {
             throw bad_request("'messages[" + std::to_string(i) + "].role' is '" + rs +
                               "'; supported roles: system, user, assistant");
         conv.push_back({rs, message_content(m, i)});
+        r.texts.push_back(conv.back().content);
     }
     // The template renders a generation prompt after a user turn only.
     if (conv.back().role != "user") throw bad_request("the last message must have the role 'user'");
@@ -177,6 +178,7 @@ GenRequest parse_completion_request(const json& body, const ParseContext& ctx) {
     } else {
         throw bad_request("'prompt' must be a string or a list of token ids");
     }
+    r.texts.push_back(p->is_string() ? p->get<std::string>() : ctx.tok.decode(r.prompt));
     parse_common(body, ctx, r);
     check_fits(r, ctx);
     return r;

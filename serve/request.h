@@ -26,6 +26,9 @@ struct GenRequest {
     bool stream = false;
     bool include_usage = false;      // stream_options.include_usage
     bool ignore_eos = false;
+    // What the client wrote: each message's content, or the prompt (token ids
+    // decoded): what --deny-regex checks and --log-prompts writes.
+    std::vector<std::string> texts;
 };
 
 // What parsing needs from the loaded model.

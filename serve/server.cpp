@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 #include <fmt/core.h>
@@ -38,12 +39,28 @@ std::string base_name(const std::string& path) {
 
 int run(const ServeOptions& opts) {
     if (opts.n_parallel < 1) throw Error("--parallel must be at least 1");
+    if (opts.log_format != "text" && opts.log_format != "json")
+        throw Error("--log-format must be text or json, not '" + opts.log_format + "'");
+    // Every file named on the command line is read before the port is bound:
+    // a bad one is a startup error, not a half-working server.
+    std::vector<std::string> keys = opts.api_keys;
+    if (!opts.api_key_file.empty()) {
+        const auto more = read_api_key_file(opts.api_key_file);
+        keys.insert(keys.end(), more.begin(), more.end());
+    }
+    DenyList deny = opts.deny_regex_file.empty() ? DenyList() : DenyList::load(opts.deny_regex_file);
     install_signal_handlers();
 
-    ServerState st(opts);
+    ServerState st(opts, std::move(keys), std::move(deny));
     st.model_name = base_name(opts.model_path);
+    std::error_code ec;
+    const auto model_bytes = std::filesystem::file_size(opts.model_path, ec);
+    st.metrics.model_file_bytes = ec ? 0 : int64_t(model_bytes);
     httplib::Server svr;
     add_routes(svr, st);
+    // The POST routes read their bodies themselves up to the limit; this
+    // bounds what httplib reads for any other request.
+    svr.set_payload_max_length(opts.max_request_bytes);
     // Each request holds an HTTP thread while it waits in the queue or
     // streams, so the pool covers every slot and a queue's worth besides.
     const size_t n_http = std::max<size_t>(8, size_t(opts.n_parallel) * 2 + 8);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tern/model.h"
 
@@ -19,10 +20,18 @@ struct ServeOptions {
     int64_t n_batch = 512;       // tokens per forward pass (decode tokens + prompt chunks)
     int n_threads = 0;           // 0 = all hardware threads
     bool kv_f16 = false;
-    std::string api_key;         // non-empty: every endpoint but /health needs "Authorization: Bearer KEY"
+    // Non-empty: every endpoint but /health and the page needs "Authorization: Bearer KEY" with one of them.
+    std::vector<std::string> api_keys;
+    std::string api_key_file;    // more keys, one per line
     double timeout_s = 600;      // a request's wall-time limit (queue + generation)
     std::string chat_template;   // "" = the model's
     size_t max_queue = 64;       // requests waiting for a slot; more get 503
+    int rate_limit = 0;          // requests per minute per client (sliding 60 s window); 0 = off
+    size_t max_request_bytes = size_t(8) << 20;  // larger bodies get 413
+    std::string deny_regex_file; // PCRE2 patterns, one per line: matching prompts get 400 content_filter
+    size_t cache_responses = 0;  // LRU entries for deterministic requests; 0 = off
+    std::string log_format = "text";  // "text" | "json": one line per request on stderr
+    bool log_prompts = false;    // also log prompts and answers (off: never)
 };
 
 // Binds, loads the model (GET /health answers 503 meanwhile), serves until

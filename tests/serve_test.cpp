@@ -1,209 +1,21 @@
 // `tern serve` end to end: the binary runs as a child process on 127.0.0.1
 // (a free port it picks and prints), the tests talk to it over HTTP with
 // httplib's client, and every server is stopped with SIGTERM and must exit 0.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <future>
-#include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
+#include "serve_util.h"
 #include "test_util.h"
 
 namespace tern {
 namespace {
 
-using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-const std::string kModel = std::string(TERN_SOURCE_DIR) + "/models/tern-tinystories-4m.gguf";
-
-// A `tern serve` child process. Its stderr is read by a thread (so the pipe
-// never fills); the constructor waits (60 s at most) for "listening on".
-class ServerProcess {
-public:
-    explicit ServerProcess(const std::vector<std::string>& extra) {
-        std::vector<std::string> args = {TERN_BINARY, "serve", "-m", kModel, "--host", "127.0.0.1", "--port", "0",
-                                         "-np", "4", "-c", "256", "-t", "2"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        int fds[2];
-        if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-        pid_ = fork();
-        if (pid_ == 0) {
-            dup2(fds[1], 2);
-            const int devnull = open("/dev/null", O_WRONLY);
-            dup2(devnull, 1);
-            close(fds[0]);
-            close(fds[1]);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        close(fds[1]);
-        fd_ = fds[0];
-        reader_ = std::thread([this] {
-            char buf[4096];
-            for (;;) {
-                const ssize_t n = read(fd_, buf, sizeof buf);
-                if (n <= 0) break;
-                std::lock_guard lk(m_);
-                err_.append(buf, size_t(n));
-            }
-        });
-        const std::regex ready("listening on http://127\\.0\\.0\\.1:([0-9]+)");
-        const auto until = Clock::now() + std::chrono::seconds(60);
-        while (Clock::now() < until && port_ == 0) {
-            {
-                std::lock_guard lk(m_);
-                std::smatch m;
-                if (std::regex_search(err_, m, ready)) port_ = std::stoi(m[1]);
-            }
-            if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-    }
-    ~ServerProcess() {
-        if (pid_ > 0 && !reaped_) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, nullptr, 0);
-        }
-        if (reader_.joinable()) reader_.join();
-        if (fd_ >= 0) close(fd_);
-    }
-    int port() const { return port_; }
-    pid_t pid() const { return pid_; }
-    std::string stderr_text() {
-        std::lock_guard lk(m_);
-        return err_;
-    }
-
-    // SIGTERM, then the exit status (-1: killed after `limit`, or not a normal exit).
-    int stop(std::chrono::seconds limit = std::chrono::seconds(20)) {
-        kill(pid_, SIGTERM);
-        const auto until = Clock::now() + limit;
-        int status = 0;
-        while (Clock::now() < until) {
-            const pid_t r = waitpid(pid_, &status, WNOHANG);
-            if (r == pid_) {
-                reaped_ = true;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        return -1;
-    }
-
-private:
-    pid_t pid_ = -1;
-    int fd_ = -1;
-    int port_ = 0;
-    bool reaped_ = false;
-    std::thread reader_;
-    std::mutex m_;
-    std::string err_;
-};
-
-httplib::Client client_for(int port) {
-    httplib::Client c("127.0.0.1", port);
-    c.set_connection_timeout(5);
-    c.set_read_timeout(60);
-    c.set_write_timeout(10);
-    return c;
-}
-
-struct Sse {
-    std::vector<json> chunks;  // every `data:` payload but [DONE]
-    bool done = false;         // saw `data: [DONE]`
-    int status = 0;
-};
-
-// POSTs with stream: true and parses the events. `stop_after` > 0: the
-// client hangs up after that many chunks.
-Sse post_stream(int port, const std::string& path, const json& body, size_t stop_after = 0,
-                const std::string& auth = "") {
-    httplib::Client c = client_for(port);
-    httplib::Request req;
-    req.method = "POST";
-    req.path = path;
-    req.body = body.dump();
-    req.set_header("Content-Type", "application/json");
-    if (!auth.empty()) req.set_header("Authorization", auth);
-    Sse out;
-    std::string buf;
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-        buf.append(data, n);
-        size_t end;
-        while ((stop_after == 0 || out.chunks.size() < stop_after) && (end = buf.find("\n\n")) != std::string::npos) {
-            const std::string event = buf.substr(0, end);
-            buf.erase(0, end + 2);
-            if (event.rfind("data: ", 0) != 0) continue;
-            const std::string payload = event.substr(6);
-            if (payload == "[DONE]") out.done = true;
-            else out.chunks.push_back(json::parse(payload));
-        }
-        return stop_after == 0 || out.chunks.size() < stop_after;
-    };
-    httplib::Response res;
-    httplib::Error err = httplib::Error::Success;
-    c.send(req, res, err);
-    out.status = res.status;
-    return out;
-}
-
-struct Reply {
-    int status = 0;
-    json body;
-};
-
-Reply post_json(int port, const std::string& path, const std::string& body, const std::string& auth = "") {
-    httplib::Client c = client_for(port);
-    httplib::Headers h;
-    if (!auth.empty()) h.emplace("Authorization", auth);
-    auto r = c.Post(path.c_str(), h, body, "application/json");
-    if (!r) return {};
-    Reply out{r->status, json::parse(r->body, nullptr, false)};
-    return out;
-}
-Reply post_json(int port, const std::string& path, const json& body) { return post_json(port, path, body.dump()); }
-
-Reply get(int port, const std::string& path, const std::string& auth = "") {
-    httplib::Client c = client_for(port);
-    httplib::Headers h;
-    if (!auth.empty()) h.emplace("Authorization", auth);
-    auto r = c.Get(path.c_str(), h);
-    if (!r) return {};
-    return {r->status, json::parse(r->body, nullptr, false)};
-}
-
-std::string get_text(int port, const std::string& path) {
-    httplib::Client c = client_for(port);
-    auto r = c.Get(path.c_str());
-    return r ? r->body : std::string();
-}
-
-// A Prometheus sample's value, or -1.
-double metric(const std::string& text, const std::string& name) {
-    std::smatch m;
-    if (!std::regex_search(text, m, std::regex("\n" + std::regex_replace(name, std::regex("[{}\"/.]"), "\\$&") + " ([0-9.e+-]+)")))
-        return -1;
-    return std::stod(m[1]);
-}
-
-json greedy_completion(const std::string& prompt, int max_tokens) {
-    return {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}};
-}
+using namespace serve_client;
 
 // One server for the suite (starting it takes a moment); tests needing other
 // flags start their own.
@@ -475,7 +287,7 @@ TEST_F(Serve, TokenizeAndDetokenize) {
 TEST_F(Serve, MetricsCountRequestsAndTokens) {
     ASSERT_EQ(post_json(port(), "/v1/completions", greedy_completion("The bird", 5)).status, 200);
     const std::string m = get_text(port(), "/metrics");
-    EXPECT_GE(metric(m, "tern_requests_total{endpoint=\"/v1/completions\"}"), 1) << m;
+    EXPECT_GE(metric(m, "tern_requests_total{endpoint=\"/v1/completions\",status=\"200\"}"), 1) << m;
     EXPECT_GE(metric(m, "tern_prompt_tokens_total"), 2) << m;
     EXPECT_GE(metric(m, "tern_generated_tokens_total"), 5) << m;
     EXPECT_GE(metric(m, "tern_requests_active"), 0) << m;

@@ -11,8 +11,11 @@ namespace tern::test {
 // A fresh path under the system temp dir (removed by the caller if wanted).
 std::string temp_path(const std::string& stem);
 
-// Runs `tern ARGS` (the binary built alongside the tests) through the shell,
-// capturing stdout (and stderr when `merge_stderr`); returns the exit code.
+// Runs a shell command, capturing its stdout (and stderr when `merge_stderr`);
+// returns the exit code.
+int run_command(const std::string& cmd, std::string* out, bool merge_stderr = false);
+
+// run_command() of `tern ARGS` (the binary built alongside the tests).
 int run_tern(const std::string& args, std::string* out, bool merge_stderr = false);
 
 std::vector<uint8_t> read_file(const std::string& path);

@@ -25,12 +25,33 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--port", o->s.port, "Port (0: any free port, printed when ready)")->capture_default_str();
     cmd->add_option("--parallel", o->s.n_parallel, "Slots: requests generated at once (also -np)")
         ->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--api-key", o->s.api_key, "Require \"Authorization: Bearer KEY\" on every endpoint but /health");
+    cmd->add_option("--api-key", o->s.api_keys,
+                    "Require \"Authorization: Bearer KEY\" on every endpoint but /health and the page (repeatable)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--api-key-file", o->s.api_key_file, "File of API keys, one per line (with or instead of --api-key)")
+        ->check(CLI::ExistingFile);
     cmd->add_option("--timeout", o->s.timeout_s, "Seconds a request may take, queue included")
         ->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--chat-template", o->s.chat_template, "Chat template: bitnet, llama3, falcon3, llama2 (default: the model's)");
     cmd->add_option("--queue-size", o->s.max_queue, "Requests that may wait for a slot (more get 503)")
         ->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--rate-limit", o->s.rate_limit,
+                    "Requests per minute per client (its API key, else its address) over a sliding 60 s window; "
+                    "more get 429 with Retry-After. 0: no limit")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--max-request-bytes", o->s.max_request_bytes, "Largest request body; larger ones get 413")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--deny-regex", o->s.deny_regex_file,
+                    "File of PCRE2 patterns, one per line: a prompt or message matching one gets 400 (content_filter)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--cache-responses", o->s.cache_responses,
+                    "Answer repeated deterministic requests (temperature 0 or a fixed seed) from an LRU cache of N "
+                    "entries, without generating. 0: off")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--log-format", o->s.log_format, "One line per request on stderr: text or json")
+        ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    cmd->add_flag("--log-prompts", o->s.log_prompts, "Also log prompts and answers (never logged otherwise)");
     cmd->callback([o] {
         serve::ServeOptions s = o->s;
         s.model_path = o->m.model;

@@ -140,3 +140,24 @@ test('GET / is the chat page, self-contained', { timeout: 30_000 }, async () => 
   assert.doesNotMatch(html, /(src|href)\s*=\s*["']?(https?:)?\/\//i);
   assert.doesNotMatch(html, /@import|<link\b/i);
 });
+
+test('--rate-limit: over the limit the client gets a RateLimitError with Retry-After; another key is served', { timeout: 90_000 }, async () => {
+  const s = await startServer(['--api-key', 'key-one', '--api-key', 'key-two', '--rate-limit', '2']);
+  try {
+    const one = client(s.url, { apiKey: 'key-one' });
+    for (let i = 0; i < 2; i++)
+      assert.equal((await one.completions.create({ model: modelId, prompt: 'The dog', max_tokens: 2, temperature: 0 })).usage.completion_tokens, 2);
+    await assert.rejects(one.completions.create({ model: modelId, prompt: 'The dog', max_tokens: 2 }), (e) => {
+      assert.ok(e instanceof OpenAI.RateLimitError);
+      assert.equal(e.status, 429);
+      assert.equal(e.error.type, 'rate_limit_exceeded');
+      const wait = Number(e.headers.get('retry-after'));
+      assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+      return true;
+    });
+    const two = client(s.url, { apiKey: 'key-two' });
+    assert.deepEqual((await two.models.list()).data.map((m) => m.id), [modelId]);
+  } finally {
+    assert.equal(await s.stop(), 0, s.stderr());
+  }
+});
