@@ -13,6 +13,7 @@
 #include "tern/gguf.h"
 #include "tern/diagnostics.h"
 #include "tern/batch.h"
+#include "tern/embed.h"
 #include "tern/session.h"
 
 namespace tern::cli {
@@ -128,20 +129,39 @@ void bench(BenchOpts o) {
             mo.ctx = std::min<int64_t>(hp.n_ctx_train > 0 ? std::max(hp.n_ctx_train, max_pp + max_tg) : max_pp + max_tg,
                                        max_pp + max_tg);
             mo.batch = max_pp;
-            Session s(*model, mo.session_options());
+            // An embedding model (no output head) has prompt processing only:
+            // its pp runs through the Embedder (one input of p tokens).
+            const bool head = hp.has_output_head;
+            std::optional<Session> s;
+            std::optional<Embedder> e;
+            if (head)
+                s.emplace(*model, mo.session_options());
+            else
+                e.emplace(*model, EmbedOptions{.n_ctx = std::max<int64_t>(max_pp, 1), .n_batch = std::max<int64_t>(max_pp, 1),
+                                               .n_threads = threads});
             for (int64_t p : o.pp) {
                 if (p <= 0) continue;
                 Result r = base;
                 r.threads = threads;
                 r.test = "pp" + std::to_string(p);
                 fmt::print(stderr, "bench: {} kernel {} threads {} {} ...\n", base.isa, base.kernel, threads, r.test);
-                const auto toks = random_tokens(p, hp.n_vocab, 42);
+                const std::vector<std::vector<int32_t>> toks = {random_tokens(p, hp.n_vocab, 42)};
                 measure(r, o.reps, [&] {
-                    s.reset();
-                    s.eval(toks);
+                    if (e) {
+                        e->embed(toks);
+                    } else {
+                        s->reset();
+                        s->eval(toks[0]);
+                    }
                     return p;
                 });
                 results.push_back(r);
+            }
+            if (!head) {
+                if (std::any_of(o.tg.begin(), o.tg.end(), [](int64_t n) { return n > 0; }) || !o.npl.empty())
+                    fmt::print(stderr, "bench: {} is an embedding model (no output head): prompt processing only\n",
+                               hp.name);
+                continue;
             }
             for (int64_t n : o.tg) {
                 if (n <= 0) continue;
@@ -151,8 +171,8 @@ void bench(BenchOpts o) {
                 fmt::print(stderr, "bench: {} kernel {} threads {} {} ...\n", base.isa, base.kernel, threads, r.test);
                 const auto toks = random_tokens(n, hp.n_vocab, 7);
                 measure(r, o.reps, [&] {
-                    s.reset();
-                    for (int64_t k = 0; k < n; ++k) s.eval(std::span<const int32_t>(&toks[size_t(k)], 1));
+                    s->reset();
+                    for (int64_t k = 0; k < n; ++k) s->eval(std::span<const int32_t>(&toks[size_t(k)], 1));
                     return n;
                 });
                 results.push_back(r);
