@@ -39,14 +39,16 @@ void Forward::project(std::initializer_list<Proj> projs, int64_t n, int64_t cols
         ops::rmsnorm(in, lin.norm_in.data(), cols, eps, out);
         return static_cast<const float*>(out);
     };
+    assert(projs.size() <= 3);
     bool shared = true;  // one quantized input for all: every projection ternary, none with its own norm
     for (const Proj& p : projs) shared = shared && !p.lin->is_float() && (projs.size() == 1 || p.lin->norm_in.empty());
     if (shared) {
         const Linear& first = *projs.begin()->lin;
         bitlinear_.quantize(n, cols, acts_, [&](int64_t t) { return normed(first, t); });
-        std::vector<BitLinear::Output> outs;
-        for (const Proj& p : projs) outs.push_back({&p.lin->w, p.y, p.accumulate});
-        bitlinear_.apply(outs, acts_);
+        BitLinear::Output outs[3];  // q/k/v at most
+        size_t k = 0;
+        for (const Proj& p : projs) outs[k++] = {&p.lin->w, p.y, p.accumulate};
+        bitlinear_.apply(std::span<const BitLinear::Output>(outs, k), acts_);
         return;
     }
     for (const Proj& p : projs) {

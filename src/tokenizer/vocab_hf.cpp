@@ -19,6 +19,10 @@ using nlohmann::json;
 constexpr std::string_view kLlama3HfPattern =
     R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 
+// Qwen2's (and Qwen3's): the same with single digits.
+constexpr std::string_view kQwen2HfPattern =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
 // Calls f on every object in `j` (itself included) whose "type" is `type`.
 template <class F>
 void each_of_type(const json& j, std::string_view type, F&& f) {
@@ -124,13 +128,15 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
         const bool llama3_vocab = n == 128256 && find_id("<|begin_of_text|>").has_value();
         if (patterns.size() == 1 && patterns[0] == kLlama3HfPattern) {
             d.pre = "llama-bpe";
+        } else if (patterns.size() == 1 && patterns[0] == kQwen2HfPattern) {
+            d.pre = "qwen2";
         } else if (patterns.empty() && byte_level_regex) {
             d.pre = "gpt-2";
         } else if (llama3_vocab) {
             d.pre = "llama-bpe";
         } else {
-            throw Error(fmt::format("{}: unsupported pre-tokenizer (Split patterns: {}); tern knows LLaMA-3's "
-                                    "and GPT-2's",
+            throw Error(fmt::format("{}: unsupported pre-tokenizer (Split patterns: {}); tern knows LLaMA-3's, "
+                                    "Qwen2's and GPT-2's",
                                     path, patterns.empty() ? std::string("none") : patterns[0]));
         }
 
