@@ -284,6 +284,7 @@ EMBED_MODELS = [
 ]
 EMBED_INPUT_LENGTHS = (7, 3, 11, 5)   # some longer than the sliding window
 EMBED_SPECIALS = ["<|endoftext|>", "<bos>"]
+V_EMBED = 2 + 94 + 1   # embed_vocab(): specials, printable ASCII, the space
 
 
 def embed_vocab():
@@ -414,6 +415,51 @@ def make_embed_model(spec, out_dir):
     }
 
 
+# The released models' shapes, for timing (random trits, a small vocabulary; no golden).
+EMBED_SHAPES = {
+    "qwen3-0.6b": dict(arch="qwen3", H=1024, L=28, nh=16, nkv=8, D=128, I=3072),
+    "gemma3-270m": dict(arch="gemma3", H=640, L=18, nh=4, nkv=1, D=256, I=2048),
+}
+
+
+def write_embed_shape_model(preset, path, vocab=4096):
+    """An I2_S embedding model of a released model's shape with *_norm_in gains: for `tern bench` /
+    `tern embed` timings only (its vocabulary is EMBED_SPECIALS plus filler pieces)."""
+    s = EMBED_SHAPES[preset]
+    rng = np.random.default_rng([SEED, zlib.crc32(preset.encode())])
+    H, I, D, nh, nkv, arch = s["H"], s["I"], s["D"], s["nh"], s["nkv"], s["arch"]
+    shapes = {"attn_q": (nh * D, H), "attn_k": (nkv * D, H), "attn_v": (nkv * D, H), "attn_output": (H, nh * D),
+              "ffn_gate": (I, H), "ffn_up": (I, H), "ffn_down": (H, I)}
+    tensors = [("token_embd.weight", F.F16, [H, vocab], F.encode_f16(rng.standard_normal((vocab, H)) * 0.05))]
+    ones = lambda n, name: (name, F.F32, [n], F.encode_f32(np.exp(rng.uniform(-0.5, 0.5, size=n))))  # noqa: E731
+    for li in range(s["L"]):
+        p = "blk.%d." % li
+        for k in ("attn_norm", "ffn_norm") + (("post_attention_norm", "post_ffw_norm") if arch == "gemma3" else ()):
+            tensors.append(ones(H, p + k + ".weight"))
+        tensors += [ones(D, p + "attn_q_norm.weight"), ones(D, p + "attn_k_norm.weight")]
+        for k, (o, i) in shapes.items():
+            tensors.append(ones(i, p + k + "_norm_in.weight"))
+            t = rng.integers(-1, 2, size=(o, i), dtype=np.int8)
+            tensors.append((p + k + ".weight", F.I2_S, [i, o], F.encode_i2s(t, 0.02)))
+    tensors.append(ones(H, "output_norm.weight"))
+    a = arch + "."
+    md = {"general.architecture": G.string(arch), "general.name": G.string("%s shape (random)" % preset),
+          a + "context_length": G.u32(32768), a + "embedding_length": G.u32(H), a + "feed_forward_length": G.u32(I),
+          a + "block_count": G.u32(s["L"]), a + "attention.head_count": G.u32(nh),
+          a + "attention.head_count_kv": G.u32(nkv), a + "attention.key_length": G.u32(D),
+          a + "attention.value_length": G.u32(D), a + "attention.layer_norm_rms_epsilon": G.f32(1e-6),
+          a + "rope.freq_base": G.f32(1000000.0), a + "pooling_type": G.u32(3),
+          "tokenizer.ggml.model": G.string("gpt2"), "tokenizer.ggml.pre": G.string("gpt-2"),
+          "tokenizer.ggml.tokens": G.array(G.STRING, embed_vocab() + ["[PAD%d]" % i for i in range(vocab - V_EMBED)]),
+          "tokenizer.ggml.token_type": G.array(G.INT32, [3, 3] + [1] * (vocab - 2)),
+          "tokenizer.ggml.merges": G.array(G.STRING, []), "tokenizer.ggml.eos_token_id": G.u32(0),
+          "tokenizer.ggml.add_eos_token": G.boolean(True)}
+    if arch == "gemma3":
+        md[a + "attention.sliding_window"] = G.u32(512)
+        md[a + "rope.freq_base_swa"] = G.f32(10000.0)
+    G.write(path, md, tensors)
+
+
 def main_embed(out):
     entries = []
     for spec in EMBED_MODELS:
@@ -442,7 +488,12 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(here, "..", "..", "tests", "data", "models"))
     ap.add_argument("--only", help="comma-separated model names")
     ap.add_argument("--embed", action="store_true", help="write only the embedding models and embed_manifest.json")
+    ap.add_argument("--embed-shape", choices=sorted(EMBED_SHAPES),
+                    help="write an I2_S model of that released shape with random weights to --out FILE (timings)")
     a = ap.parse_args(argv)
+    if a.embed_shape:
+        write_embed_shape_model(a.embed_shape, a.out)
+        return 0
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
     if a.embed:
