@@ -123,6 +123,17 @@ TEST(TokenizerReference, Gpt2FromGguf) { expect_reference(gpt2(), "ggml-vocab-gp
 TEST(TokenizerReference, LlamaSpmFromGguf) { expect_reference(spm(), "ggml-vocab-llama-spm.gguf"); }
 // llama.cpp's LLaMA-3 test strings plus multilingual ones, ids from transformers.js
 // (tools/dev/make-tokenizer-vectors.js); the last string holds Qwen's special tokens.
+// Gemma 3's tokenizer.json: SentencePiece-style BPE (merges as scores), byte fallback, no space prefix.
+const Tokenizer& gemma3() {
+    static const Tokenizer tok = Tokenizer::create(tern::tokenizer_data_from_hf_json(kData + "/external/gemma3/tokenizer.json"));
+    return tok;
+}
+TEST(TokenizerReference, Gemma3FromHfJson) {
+    EXPECT_EQ(gemma3().kind(), Tokenizer::Kind::SPM);
+    EXPECT_EQ(gemma3().n_vocab(), 262145);  // 262,144 pieces and the multimodal <image_soft_token>
+    EXPECT_TRUE(gemma3().adds_bos());
+    expect_reference(gemma3(), "hf-gemma3", /*parse_special=*/true);
+}
 TEST(TokenizerReference, Qwen3FromHfJson) {
     EXPECT_EQ(qwen3().pre(), "qwen2");
     expect_reference(qwen3(), "hf-qwen3", /*parse_special=*/true);
