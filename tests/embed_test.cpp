@@ -150,6 +150,18 @@ TEST(Embed, EveryKernelTableGivesTheSameBits) {
     }
 }
 
+TEST(Embed, Fp16KvCacheStaysClose) {
+    const auto g = load_embed_goldens()[2];
+    const Model model = Model::load(g.file);
+    EmbedOptions o = raw();
+    const auto f32 = Embedder(model, o).embed(g.inputs);
+    o.kv_f16 = true;
+    const auto f16 = Embedder(model, o).embed(g.inputs);
+    for (size_t i = 0; i < f32.size(); ++i)
+        for (size_t r = 0; r < f32[i].size(); r += size_t(g.n_embd))
+            EXPECT_GE(cosine(&f16[i][r], &f32[i][r], g.n_embd), 0.999) << "input " << i;
+}
+
 TEST(Embed, PoolingModesExactly) {
     const auto g = load_embed_goldens()[0];
     const Model model = Model::load(g.file);

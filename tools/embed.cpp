@@ -97,6 +97,7 @@ void embed(const EmbedCliOpts& o) {
     eo.n_ctx = o.m.ctx;
     eo.n_batch = o.m.batch;
     eo.n_threads = o.m.threads;
+    eo.kv_f16 = o.m.kv_f16;
 
     std::vector<std::vector<int32_t>> inputs;
     std::vector<std::string> labels;

@@ -38,6 +38,7 @@ struct EmbedOptions {
     int64_t n_ctx = 0;      // the longest input, in tokens; 0 = the model's training context
     int64_t n_batch = 512;  // tokens per forward pass
     int n_threads = 0;      // 0 = all hardware threads
+    bool kv_f16 = false;    // the inputs' KV cache in fp16 (half the memory; values move slightly)
 };
 
 class Embedder {

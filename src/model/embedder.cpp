@@ -12,9 +12,10 @@
 namespace tern {
 
 struct Embedder::State {
-    State(const ModelWeights& w, int n_threads, int64_t n_batch, int64_t n_ctx)
-        : fwd(w, n_threads, n_batch, n_ctx, /*kv_f16=*/false) {}
+    State(const ModelWeights& w, int n_threads, int64_t n_batch, int64_t n_ctx, bool kv_f16_)
+        : fwd(w, n_threads, n_batch, n_ctx, kv_f16_), kv_f16(kv_f16_) {}
     Forward fwd;
+    bool kv_f16;
 };
 
 Embedder::Embedder(Model model, const EmbedOptions& o) : model_(std::move(model)) {
@@ -24,7 +25,7 @@ Embedder::Embedder(Model model, const EmbedOptions& o) : model_(std::move(model)
     n_ctx_ = o.n_ctx > 0 ? o.n_ctx : hp.n_ctx_train;
     const int64_t n_batch = std::max<int64_t>(1, std::min(o.n_batch, n_ctx_));
     st_ = std::make_unique<State>(ModelAccess::weights(model_), o.n_threads > 0 ? o.n_threads : default_thread_count(),
-                                  n_batch, n_ctx_);
+                                  n_batch, n_ctx_, o.kv_f16);
 }
 
 Embedder::~Embedder() = default;
@@ -76,7 +77,7 @@ std::vector<std::vector<float>> Embedder::embed(std::span<const std::vector<int3
         std::vector<Sequence> seqs;
         seqs.reserve(j - i);
         for (size_t k = i; k < j; ++k) {
-            seqs.emplace_back(hp, int64_t(inputs[k].size()), false);
+            seqs.emplace_back(hp, int64_t(inputs[k].size()), st_->kv_f16);
             const bool per_token = pooling_ == Pooling::none;
             result[k].assign(size_t(per_token ? int64_t(inputs[k].size()) * H : H), 0.0f);
         }
