@@ -71,19 +71,6 @@ std::string join(const std::vector<int32_t>& v) {
     return s;
 }
 
-// float32 C-order .npy as the reference writes it.
-std::vector<float> read_npy(const std::string& path) {
-    const auto b = test::read_file(path);
-    if (b.size() < 12 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0) throw std::runtime_error(path + ": not .npy");
-    const size_t hlen = b[6] == 1 ? size_t(b[8]) | size_t(b[9]) << 8 : size_t(b[8]) | size_t(b[9]) << 8 | size_t(b[10]) << 16;
-    const size_t start = (b[6] == 1 ? 10 : 12) + hlen;
-    const std::string header(reinterpret_cast<const char*>(&b[b[6] == 1 ? 10 : 12]), hlen);
-    if (header.find("<f4") == std::string::npos) throw std::runtime_error(path + ": not float32");
-    std::vector<float> out((b.size() - start) / 4);
-    std::memcpy(out.data(), &b[start], out.size() * 4);
-    return out;
-}
-
 // Logits [tokens, vocab] of the numpy reference run on the HF folder itself
 // (or, with gguf = true, on a GGUF file).
 std::vector<float> reference_logits(const std::string& path, const std::vector<int32_t>& tokens, bool gguf = false) {
@@ -94,7 +81,7 @@ std::vector<float> reference_logits(const std::string& path, const std::vector<i
                       &log);
     EXPECT_EQ(rc, 0) << log;
     if (rc != 0) return {};
-    auto v = read_npy(out);
+    auto v = test::read_npy_f32(out);
     fs::remove(out);
     return v;
 }

@@ -30,36 +30,6 @@ struct Golden {
     double max_abs_logit = 0;
 };
 
-// Minimal .npy reader for the float32 C-order goldens the reference writes.
-std::vector<float> read_npy_f32(const std::string& path, std::vector<int64_t>* shape) {
-    const auto b = test::read_file(path);
-    if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0) throw std::runtime_error(path + ": not .npy");
-    size_t hlen, hstart;
-    if (b[6] == 1) {
-        hlen = size_t(b[8]) | (size_t(b[9]) << 8);
-        hstart = 10;
-    } else {
-        hlen = size_t(b[8]) | (size_t(b[9]) << 8) | (size_t(b[10]) << 16) | (size_t(b[11]) << 24);
-        hstart = 12;
-    }
-    const std::string header(reinterpret_cast<const char*>(&b[hstart]), hlen);
-    if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
-        throw std::runtime_error(path + ": expected little-endian float32 C order");
-    const size_t lp = header.find("'shape': (") + 10, rp = header.find(')', lp);
-    shape->clear();
-    std::string dims = header.substr(lp, rp - lp);
-    for (size_t p = 0; p < dims.size();) {
-        size_t q = dims.find(',', p);
-        if (q == std::string::npos) q = dims.size();
-        const std::string d = dims.substr(p, q - p);
-        if (d.find_first_not_of(' ') != std::string::npos) shape->push_back(std::stoll(d));
-        p = q + 1;
-    }
-    std::vector<float> out((b.size() - hstart - hlen) / 4);
-    std::memcpy(out.data(), &b[hstart + hlen], out.size() * 4);
-    return out;
-}
-
 std::vector<Golden> load_goldens() {
     std::ifstream f(kModels + "manifest.json");
     const auto j = nlohmann::json::parse(f);
@@ -72,7 +42,7 @@ std::vector<Golden> load_goldens() {
         g.tokens = m["tokens"].get<std::vector<int32_t>>();
         g.max_abs_logit = m["max_abs_logit"];
         std::vector<int64_t> shape;
-        g.logits = read_npy_f32(kModels + m["golden"].get<std::string>(), &shape);
+        g.logits = test::read_npy_f32(kModels + m["golden"].get<std::string>(), &shape);
         EXPECT_EQ(shape.size(), 2u);
         EXPECT_EQ(shape[0], int64_t(g.tokens.size()));
         g.vocab = shape[1];
@@ -336,7 +306,7 @@ TEST(ForwardCli, LogitsOutMatchesGolden) {
               0)
         << out;
     std::vector<int64_t> shape;
-    const auto logits = read_npy_f32(npy, &shape);
+    const auto logits = test::read_npy_f32(npy, &shape);
     EXPECT_EQ(shape, (std::vector<int64_t>{int64_t(g.tokens.size()), g.vocab}));
     expect_matches_golden(g, logits, 0.9999, 1e-4);
     // With -n 3 the file has 3 more rows, and greedy ids are printed.
@@ -344,7 +314,7 @@ TEST(ForwardCli, LogitsOutMatchesGolden) {
                                  " -n 3 --temp 0 --print-ids --no-stats --logits-out " + npy,
                              &out),
               0);
-    read_npy_f32(npy, &shape);
+    test::read_npy_f32(npy, &shape);
     EXPECT_EQ(shape[0], int64_t(g.tokens.size()) + 3);
     // The first generated id is the argmax of the last prompt position.
     const float* last = &g.logits[(g.tokens.size() - 1) * size_t(g.vocab)];

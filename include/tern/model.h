@@ -27,10 +27,17 @@ namespace gguf {
 class File;
 }
 
-// The feed-forward activation (SPEC §1): ReLU²(gate)·up for 2B4T, SiLU(gate)·up otherwise.
-enum class FfnAct { relu2, silu };
-const char* ffn_act_name(FfnAct a);                         // "relu2" | "silu"
+// The feed-forward activation (SPEC §1): ReLU²(gate)·up for 2B4T, SiLU(gate)·up for most others,
+// GELU-tanh(gate)·up for gemma3.
+enum class FfnAct { relu2, silu, gelu };
+const char* ffn_act_name(FfnAct a);                         // "relu2" | "silu" | "gelu"
 std::optional<FfnAct> parse_ffn_act(const std::string& s);  // inverse of ffn_act_name
+
+// How an embedding model pools its output rows into one vector per input
+// (GGUF `{arch}.pooling_type` 0..3, llama.cpp's --pooling names).
+enum class Pooling { none, mean, cls, last };
+const char* pooling_name(Pooling p);                          // "none" | "mean" | "cls" | "last"
+std::optional<Pooling> parse_pooling(const std::string& s);  // inverse of pooling_name
 
 // The layout the ternary matrices are repacked into (see `tern bench --kernel all`).
 enum class KernelFamily { i2s, tl1, tl2 };
@@ -48,7 +55,7 @@ struct LoadOptions {
 struct ModelInfo {
     std::string path;           // the file it was loaded from
     std::string name;           // general.name, or the architecture when the file has none
-    std::string architecture;   // general.architecture: bitnet-b1.58, bitnet-25, bitnet, llama
+    std::string architecture;   // general.architecture: bitnet-b1.58, bitnet-25, bitnet, llama, qwen3, gemma3
     int64_t n_vocab = 0;
     int64_t n_ctx_train = 0;    // the context the model was trained for (the default n_ctx)
     int64_t n_embd = 0;
@@ -65,6 +72,10 @@ struct ModelInfo {
     int64_t n_params = 0;        // elements of every tensor in the file
     uint64_t file_size = 0;      // bytes
     bool has_tokenizer = false;  // the file carries a vocabulary (tokenizer.ggml.tokens)
+    // false for an embedding model (qwen3/gemma3 without output.weight): it
+    // has no logits, only embeddings (tern/embed.h); Session refuses it.
+    bool has_output_head = true;
+    std::optional<Pooling> pooling;  // the file's {arch}.pooling_type, if any
     uint64_t fingerprint = 0;    // identifies the file's contents (session files name it)
 };
 

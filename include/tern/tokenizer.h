@@ -57,6 +57,7 @@ struct TokenizerData {
     std::vector<std::string> merges;   // gpt2: "left right", by rank (first = merged first)
     std::optional<int32_t> bos_id, eos_id, eot_id, unk_id, pad_id;
     std::optional<bool> add_bos;           // default: llama yes; gpt2 only for LLaMA-3 vocabs
+    std::optional<bool> add_eos;           // tokenizer.ggml.add_eos_token; default no (embedding models say yes)
     std::optional<bool> add_space_prefix;  // llama only; default yes
 };
 
@@ -95,6 +96,9 @@ public:
     int32_t pad() const;
     bool is_eog(int32_t id) const;  // end of generation: eos, eot and known end-of-turn tokens
     bool adds_bos() const;          // whether encode(..., add_bos=true, ...) prepends BOS
+    // Whether the vocabulary wants EOS after the text (add_eos_token, and it has
+    // an EOS): embedding models pool the EOS row. encode() never appends it.
+    bool adds_eos() const;
 
     Kind kind() const;
     const std::string& pre() const;  // resolved pre-tokenizer name ("" for SentencePiece)

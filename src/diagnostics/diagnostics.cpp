@@ -46,6 +46,12 @@ FfnChoice ffn_act_for(const gguf::File& file) {
     return {h.ffn_act, h.ffn_act_reason};
 }
 
+std::optional<std::string> embedding_pooling(const gguf::File& file) {
+    const HParams h = read_hparams(file);
+    if (h.output_head) return std::nullopt;
+    return h.pooling ? pooling_name(*h.pooling) : "";
+}
+
 std::string ggml_type_name(uint32_t type) { return type_name(type); }
 
 }  // namespace tern

@@ -27,8 +27,8 @@ AttentionScratch::AttentionScratch(int n_threads, int64_t k_ctx, int64_t head_di
 
 void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HParams& hp,
                       std::span<const AttentionGroup> groups, int64_t layer, const float* q_all, float* out_all,
-                      AttentionScratch& scratch) {
-    const int64_t H = hp.n_embd, KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group_size = hp.gqa_group();
+                      AttentionScratch& scratch, int64_t window) {
+    const int64_t H = hp.q_dim(), KV = hp.kv_dim(), D = hp.head_dim, nh = hp.n_head, group_size = hp.gqa_group();
     const float inv_sqrt_d = float(1.0 / std::sqrt(double(D)));
     // Tasks: (group, head, block of tokens), numbered group after group.
     std::vector<int64_t> task_start(groups.size() + 1, 0);
@@ -61,8 +61,11 @@ void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HPa
             const int64_t j = local / blocks, t0 = (local % blocks) * kTokenBlock, m = std::min(kTokenBlock, grp.n - t0);
             const int64_t g = j / group_size;            // the KV head of query head j
             const int64_t n_keys = grp.n_past + t0 + m;  // the block's last token sees all of these
+            // With a sliding window, key blocks wholly before the window of
+            // the task's first token are skipped: no token of the task sees them.
+            const int64_t lo_block = window > 0 ? std::max<int64_t>(0, grp.n_past + t0 - window + 1) / kB * kB : 0;
             const float* q = q_all + (grp.first + t0) * H + j * D;
-            for (int64_t p0 = 0; p0 < n_keys; p0 += kB) {
+            for (int64_t p0 = lo_block; p0 < n_keys; p0 += kB) {
                 const uint8_t* kt = kc + size_t((p0 / kB) * KV * kB + g * D * kB) * e;
                 if (f16) T.dequantize_row(GgmlType::F16, kt, f32, D * kB);
                 T.attn_scores(q, m, H, D, f16 ? f32 : reinterpret_cast<const float*>(kt), std::min(kB, n_keys - p0),
@@ -71,15 +74,17 @@ void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HPa
             for (int64_t i = 0; i < m; ++i) {
                 float* row = sc + i * sc_stride;
                 const int64_t own = grp.n_past + t0 + i + 1;
-                for (int64_t p = 0; p < own; ++p) row[p] *= inv_sqrt_d;
-                ops::softmax(row, own);
+                const int64_t lo = window > 0 ? std::max<int64_t>(0, own - window) : 0;
+                for (int64_t p = lo; p < own; ++p) row[p] *= inv_sqrt_d;
+                ops::softmax(row + lo, own - lo);
+                std::fill(row + lo_block, row + lo, 0.0f);
                 std::fill(row + own, row + n_keys, 0.0f);
             }
             // Values a key block at a time (the block's rows stay in L1 while
             // every token of the task passes over them; accumulating continues
             // one sum, so the result is the same as in one call).
             float* out = out_all + (grp.first + t0) * H + j * D;
-            for (int64_t p0 = 0; p0 < n_keys; p0 += kB) {
+            for (int64_t p0 = lo_block; p0 < n_keys; p0 += kB) {
                 const int64_t keys = std::min(kB, n_keys - p0);
                 const float* v = reinterpret_cast<const float*>(vc) + p0 * KV + g * D;
                 int64_t v_stride = KV;
@@ -89,7 +94,7 @@ void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HPa
                     v = f32;
                     v_stride = D;
                 }
-                T.attn_values(sc + p0, m, sc_stride, v, v_stride, keys, D, out, H, p0 > 0);
+                T.attn_values(sc + p0, m, sc_stride, v, v_stride, keys, D, out, H, p0 > lo_block);
             }
         }
     });

@@ -32,8 +32,10 @@ struct AttentionGroup {
 
 // q [rows, n_head * D] -> out [rows, n_head * D], concatenated heads, for
 // every group (several sequences in one batch share one parallel region).
+// window > 0: a token at position p sees keys p - window + 1 .. p only (the
+// local layers of gemma3); 0: every earlier key.
 void causal_attention(const kernels::KernelTable& table, ThreadPool& pool, const HParams& hp,
                       std::span<const AttentionGroup> groups, int64_t layer, const float* q, float* out,
-                      AttentionScratch& scratch);
+                      AttentionScratch& scratch, int64_t window = 0);
 
 }  // namespace tern

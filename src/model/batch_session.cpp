@@ -18,6 +18,7 @@ struct BatchSession::State {
 };
 
 BatchSession::BatchSession(Model model, const BatchOptions& o) : model_(std::move(model)) {
+    require_output_head(model_);
     const HParams& hp = hparams_of(model_);
     if (o.n_seq < 1 || o.n_seq > 4096) throw Error("n_seq must be in 1 .. 4096, not " + std::to_string(o.n_seq));
     n_ctx_ = o.n_ctx > 0 ? o.n_ctx : hp.n_ctx_train;

@@ -5,6 +5,7 @@
 #include "model/forward.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "kernels/formats.h"
 
@@ -16,24 +17,89 @@ Forward::Forward(const ModelWeights& w, int n_threads, int64_t n_batch, int64_t 
     const HParams& hp = w.hp;
     const size_t nb = size_t(n_batch);
     x_.resize(nb * size_t(hp.n_embd));
-    h_.resize(nb * size_t(std::max(hp.n_embd, hp.n_ff)));
-    q_.resize(nb * size_t(hp.n_embd));
+    h_.resize(nb * size_t(std::max({hp.n_embd, hp.n_ff, hp.q_dim()})));
+    q_.resize(nb * size_t(hp.q_dim()));
     k_.resize(nb * size_t(hp.kv_dim()));
     v_.resize(nb * size_t(hp.kv_dim()));
-    att_.resize(nb * size_t(hp.n_embd));
+    att_.resize(nb * size_t(hp.q_dim()));
+    if (hp.post_norms || hp.float_linears) proj_.resize(nb * size_t(hp.n_embd));
     gate_.resize(nb * size_t(hp.n_ff));
     up_.resize(nb * size_t(hp.n_ff));
     pos_.resize(nb);
 }
 
+void Forward::project(std::initializer_list<Proj> projs, int64_t n, int64_t cols,
+                      const std::function<const float*(int64_t)>& row) {
+    const float eps = w_.hp.rms_eps;
+    // The projection's own norm, written to h_ (in place when row(t) is there).
+    auto normed = [&](const Linear& lin, int64_t t) {
+        const float* in = row(t);
+        if (lin.norm_in.empty()) return in;
+        float* out = &h_[size_t(t * cols)];
+        ops::rmsnorm(in, lin.norm_in.data(), cols, eps, out);
+        return static_cast<const float*>(out);
+    };
+    assert(projs.size() <= 3);
+    bool shared = true;  // one quantized input for all: every projection ternary, none with its own norm
+    for (const Proj& p : projs) shared = shared && !p.lin->is_float() && (projs.size() == 1 || p.lin->norm_in.empty());
+    if (shared) {
+        const Linear& first = *projs.begin()->lin;
+        bitlinear_.quantize(n, cols, acts_, [&](int64_t t) { return normed(first, t); });
+        BitLinear::Output outs[3];  // q/k/v at most
+        size_t k = 0;
+        for (const Proj& p : projs) outs[k++] = {&p.lin->w, p.y, p.accumulate};
+        bitlinear_.apply(std::span<const BitLinear::Output>(outs, k), acts_);
+        return;
+    }
+    for (const Proj& p : projs) {
+        const Linear& lin = *p.lin;
+        if (!lin.is_float()) {
+            bitlinear_.quantize(n, cols, acts_, [&](int64_t t) { return normed(lin, t); });
+            bitlinear_.apply(lin.w, acts_, p.y, p.accumulate);
+            continue;
+        }
+        // A float projection (teacher files): plain float, no quantization.
+        pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+                const float* in = normed(lin, t);
+                float* dst = &h_[size_t(t * cols)];
+                if (in != dst) std::copy(in, in + cols, dst);
+            }
+        });
+        const FloatMatrix& f = lin.f;
+        const int64_t grain = round_up(std::max<int64_t>(64, 256 * 1024 / (n * cols)), 64);
+        pool_.parallel_for(f.rows, grain, [&](int, int64_t r0, int64_t r1) {
+            w_.table->float_matmul(f.type, f.data, f.row_bytes, cols, h_.data(), n, cols, p.y, f.rows, r0, r1);
+        });
+        assert(!p.accumulate);
+    }
+}
+
+void Forward::residual(const Linear& lin, const std::vector<float>& post_norm, int64_t n, int64_t cols,
+                       const std::function<const float*(int64_t)>& row) {
+    const int64_t H = w_.hp.n_embd;
+    if (!lin.is_float() && post_norm.empty()) {
+        project({{&lin, x_.data(), /*accumulate=*/true}}, n, cols, row);
+        return;
+    }
+    project({{&lin, proj_.data()}}, n, cols, row);
+    pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+            float* y = &proj_[size_t(t * H)];
+            if (!post_norm.empty()) ops::rmsnorm(y, post_norm.data(), H, w_.hp.rms_eps, y);
+            float* x = &x_[size_t(t * H)];
+            for (int64_t j = 0; j < H; ++j) x[j] += y[j];
+        }
+    });
+}
+
 void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> seqs, std::span<const int64_t> logit_rows,
-                  float* logits_out) {
+                  float* logits_out, RowOutput what) {
     const ModelWeights& w = w_;
     const HParams& hp = w.hp;
     const int64_t n = int64_t(tokens.size());
-    const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim(), D = hp.head_dim;
+    const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim(), D = hp.head_dim, Q = hp.q_dim();
     const float eps = hp.rms_eps;
-    const BitLinear& bitlinear = bitlinear_;
 
     // Positions, and the runs of consecutive tokens of one sequence that
     // attention handles together.
@@ -47,11 +113,15 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
         ++g.n;
     }
     rope_.build(pos_.data(), n, D, hp.rope_theta);
+    if (hp.swa_window > 0) rope_swa_.build(pos_.data(), n, D, hp.rope_theta_swa);
 
-    // x = E[token]
-    for (int64_t t = 0; t < n; ++t)
-        w.table->dequantize_row(w.tok_embd.type, w.tok_embd.data + int64_t(tokens[size_t(t)]) * w.tok_embd.row_bytes,
-                                &x_[size_t(t * H)], H);
+    // x = E[token] (· √H for gemma3)
+    for (int64_t t = 0; t < n; ++t) {
+        float* x = &x_[size_t(t * H)];
+        w.table->dequantize_row(w.tok_embd.type, w.tok_embd.data + int64_t(tokens[size_t(t)]) * w.tok_embd.row_bytes, x, H);
+        if (hp.embd_scale > 0.0f)
+            for (int64_t j = 0; j < H; ++j) x[j] *= hp.embd_scale;
+    }
 
     // Per-token work between matrix products (RMSNorm, the FFN activation)
     // runs inside BitLinear::quantize's parallel region, one token at a
@@ -64,61 +134,69 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
 
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const Layer& L = w.layers[size_t(l)];
+        const bool local = hp.local_layer(l);  // gemma3's sliding-window layers
+        const ops::RopeTable& rope = local ? rope_swa_ : rope_;
 
-        // ---- attention: q, k, v = W · rms(x); RoPE; cache; attend; x += W_o · subnorm(att)
-        bitlinear.quantize(n, H, acts_, [&](int64_t t) { return rmsnorm(x_.data(), L.attn_norm, H, t, t); });
-        const BitLinear::Output qkv[] = {{&L.q.w, q_.data()}, {&L.k.w, k_.data()}, {&L.v.w, v_.data()}};
-        bitlinear.apply(qkv, acts_);
+        // ---- attention: q, k, v = W · rms(x); q/k norms; RoPE; cache; attend; x += W_o · subnorm(att)
+        project({{&L.q, q_.data()}, {&L.k, k_.data()}, {&L.v, v_.data()}}, n, H,
+                [&](int64_t t) { return rmsnorm(x_.data(), L.attn_norm, H, t, t); });
         pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
             for (int64_t t = b; t < e; ++t) {
-                float* q = &q_[size_t(t * H)];
+                float* q = &q_[size_t(t * Q)];
                 float* k = &k_[size_t(t * KV)];
+                if (!L.q_norm.empty()) {
+                    for (int64_t j = 0; j < hp.n_head; ++j) ops::rmsnorm(q + j * D, L.q_norm.data(), D, eps, q + j * D);
+                    for (int64_t j = 0; j < hp.n_head_kv; ++j) ops::rmsnorm(k + j * D, L.k_norm.data(), D, eps, k + j * D);
+                }
                 if (hp.rope == RopeStyle::neox) {
-                    ops::rope_neox(q, hp.n_head, D, rope_, t);
-                    ops::rope_neox(k, hp.n_head_kv, D, rope_, t);
+                    ops::rope_neox(q, hp.n_head, D, rope, t);
+                    ops::rope_neox(k, hp.n_head_kv, D, rope, t);
                 } else {
-                    ops::rope_norm(q, hp.n_head, D, rope_, t);
-                    ops::rope_norm(k, hp.n_head_kv, D, rope_, t);
+                    ops::rope_norm(q, hp.n_head, D, rope, t);
+                    ops::rope_norm(k, hp.n_head_kv, D, rope, t);
                 }
                 seqs[size_t(t)]->kv.store(l, pos_[size_t(t)], k, &v_[size_t(t * KV)]);
             }
         });
-        causal_attention(*w.table, pool_, hp, groups_, l, q_.data(), att_.data(), attn_);
-        bitlinear.quantize(n, H, acts_, [&](int64_t t) {
-            return hp.sub_norms ? rmsnorm(att_.data(), L.attn_sub_norm, H, t, t) : &att_[size_t(t * H)];
-        });
-        bitlinear.apply(L.o.w, acts_, x_.data(), /*accumulate=*/true);
+        causal_attention(*w.table, pool_, hp, groups_, l, q_.data(), att_.data(), attn_, local ? hp.swa_window : 0);
+        residual(L.o, L.post_attn_norm, n, Q, [&](int64_t t) { return static_cast<const float*>(&att_[size_t(t * Q)]); });
 
         // ---- feed-forward: x += W_down · subnorm(act(W_gate · rms(x)) · (W_up · rms(x)))
-        bitlinear.quantize(n, H, acts_, [&](int64_t t) { return rmsnorm(x_.data(), L.ffn_norm, H, t, t); });
-        const BitLinear::Output gate_up[] = {{&L.gate.w, gate_.data()}, {&L.up.w, up_.data()}};
-        bitlinear.apply(gate_up, acts_);
-        bitlinear.quantize(n, I, acts_, [&](int64_t t) {
+        project({{&L.gate, gate_.data()}, {&L.up, up_.data()}}, n, H,
+                [&](int64_t t) { return rmsnorm(x_.data(), L.ffn_norm, H, t, t); });
+        residual(L.down, L.post_ffn_norm, n, I, [&](int64_t t) {
             float* g = &gate_[size_t(t * I)];
-            if (hp.ffn_act == FfnAct::relu2)
-                ops::relu2_mul(g, &up_[size_t(t * I)], g, I);
-            else
-                ops::silu_mul(g, &up_[size_t(t * I)], g, I);
-            return hp.sub_norms ? rmsnorm(gate_.data(), L.ffn_sub_norm, I, t, t) : static_cast<const float*>(g);
+            const float* u = &up_[size_t(t * I)];
+            switch (hp.ffn_act) {
+                case FfnAct::relu2: ops::relu2_mul(g, u, g, I); break;
+                case FfnAct::silu: ops::silu_mul(g, u, g, I); break;
+                case FfnAct::gelu: ops::gelu_tanh_mul(g, u, g, I); break;
+            }
+            return static_cast<const float*>(g);
         });
-        bitlinear.apply(L.down.w, acts_, x_.data(), /*accumulate=*/true);
     }
 
     for (size_t i = 0; i < seqs.size(); ++i) seqs[i]->tokens.push_back(tokens[i]);
 
-    if (!logit_rows.empty()) {
-        // logits = W_out · rms(x): the full-precision output projection (never
-        // quantized), for the rows whose logits are wanted, gathered in order.
-        const int64_t count = int64_t(logit_rows.size());
+    if (logit_rows.empty()) return;
+    const int64_t count = int64_t(logit_rows.size());
+    if (what == RowOutput::hidden) {
         pool_.parallel_for(count, 1, [&](int, int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) rmsnorm(x_.data(), w.output_norm, H, logit_rows[size_t(i)], i);
+            for (int64_t i = b; i < e; ++i)
+                ops::rmsnorm(&x_[size_t(logit_rows[size_t(i)] * H)], w.output_norm.data(), H, eps, logits_out + i * H);
         });
-        const FloatMatrix& out = w.output;
-        const int64_t out_grain = round_up(std::max<int64_t>(64, 256 * 1024 / (count * H)), 64);
-        pool_.parallel_for(hp.n_vocab, out_grain, [&](int, int64_t r0, int64_t r1) {
-            w.table->float_matmul(out.type, out.data, out.row_bytes, H, h_.data(), count, H, logits_out, hp.n_vocab, r0, r1);
-        }, count == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced);
+        return;
     }
+    // logits = W_out · rms(x): the full-precision output projection (never
+    // quantized), for the rows whose logits are wanted, gathered in order.
+    pool_.parallel_for(count, 1, [&](int, int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) rmsnorm(x_.data(), w.output_norm, H, logit_rows[size_t(i)], i);
+    });
+    const FloatMatrix& out = w.output;
+    const int64_t out_grain = round_up(std::max<int64_t>(64, 256 * 1024 / (count * H)), 64);
+    pool_.parallel_for(hp.n_vocab, out_grain, [&](int, int64_t r0, int64_t r1) {
+        w.table->float_matmul(out.type, out.data, out.row_bytes, H, h_.data(), count, H, logits_out, hp.n_vocab, r0, r1);
+    }, count == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced);
 }
 
 }  // namespace tern

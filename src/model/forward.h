@@ -4,6 +4,8 @@
 // is read once per step for all of them.
 #pragma once
 
+#include <functional>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -24,6 +26,12 @@ struct Sequence {
     int64_t n_past() const { return int64_t(tokens.size()); }
 };
 
+// What run() writes for the rows it is asked about.
+enum class RowOutput {
+    logits,  // W_out · rms(x, output_norm): [rows, n_vocab]
+    hidden,  // rms(x, output_norm), what embeddings pool: [rows, n_embd]
+};
+
 class Forward {
 public:
     // Buffers for up to n_batch tokens per run(); sequences of n_ctx positions.
@@ -33,14 +41,32 @@ public:
     // next position; a sequence's tokens must be consecutive in the batch
     // (a prompt chunk) and the batch at most n_batch long. Writes the logits
     // of the rows listed in `logit_rows` (ascending) to logits_out
-    // [logit_rows.size(), n_vocab]. Inputs are checked by the caller.
+    // [logit_rows.size(), n_vocab] (with RowOutput::hidden, their normed
+    // hidden states [logit_rows.size(), n_embd]). Inputs are checked by the caller.
     void run(std::span<const int32_t> tokens, std::span<Sequence* const> seqs, std::span<const int64_t> logit_rows,
-             float* logits_out);
+             float* logits_out, RowOutput what = RowOutput::logits);
 
     ThreadPool& pool() { return pool_; }
     int64_t n_batch() const { return n_batch_; }
 
 private:
+    // One projection of a group that reads the same input rows.
+    struct Proj {
+        const Linear* lin;
+        float* y;  // [n, lin->rows()]
+        bool accumulate = false;
+    };
+    // y = W · norm_in(row(t)) for every projection (row(t): `cols` floats of
+    // token t, produced on the thread that uses it). Ternary projections
+    // without their own norm share one quantization; float ones go through
+    // float_matmul on rows gathered in h_.
+    void project(std::initializer_list<Proj> projs, int64_t n, int64_t cols,
+                 const std::function<const float*(int64_t)>& row);
+    // x += post_norm(W · norm_in(row(t))), the residual add of attn_output
+    // and ffn_down (without a post-norm a ternary one adds in place).
+    void residual(const Linear& lin, const std::vector<float>& post_norm, int64_t n, int64_t cols,
+                  const std::function<const float*(int64_t)>& row);
+
     const ModelWeights& w_;
     int64_t n_batch_;
     ThreadPool pool_;
@@ -51,16 +77,18 @@ private:
 
     // Activations for up to n_batch tokens.
     std::vector<float> x_;      // [n, H]  residual stream
-    std::vector<float> h_;      // [n, max(H, I)]  normed input of the next BitLinear
-    std::vector<float> q_;      // [n, H]
+    std::vector<float> h_;      // [n, max(H, I, nh·D)]  normed input of the next projection
+    std::vector<float> q_;      // [n, nh·D]
     std::vector<float> k_, v_;  // [n, KV]
-    std::vector<float> att_;    // [n, H]  attention output, concat over heads
+    std::vector<float> att_;    // [n, nh·D]  attention output, concat over heads
+    std::vector<float> proj_;   // [n, H]  a residual branch before its post-norm (qwen3, gemma3)
     std::vector<float> gate_;   // [n, I]
     std::vector<float> up_;     // [n, I]
     std::vector<int32_t> pos_;  // [n]
     std::vector<AttentionGroup> groups_;
     QuantizedActs acts_;
     ops::RopeTable rope_;
+    ops::RopeTable rope_swa_;   // local layers' θ (gemma3)
 };
 
 }  // namespace tern

@@ -168,10 +168,11 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
                     std::to_string(embd.dims[1]) + " rows");
     hp.n_vocab = embd.dims[1];
     w.tok_embd = bind_float_matrix(f, embd, hp.n_vocab, hp.n_embd);
-    if (const gguf::TensorInfo* out = f.find_tensor("output.weight")) {
+    if (f.find_tensor("output.weight")) {
         expect_tensor(f, "output.weight", {hp.n_embd, hp.n_vocab});
         w.output = bind_float_matrix(f, f.tensor("output.weight"), hp.n_vocab, hp.n_embd);
-        (void)out;
+    } else if (!hp.output_head) {
+        // qwen3 / gemma3 without output.weight: an embedding model (SPEC §8)
     } else {
         w.output = w.tok_embd;  // tied (2B4T)
     }
@@ -183,7 +184,7 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     // copied, so the file's copy and ours are never both resident in full.
     const size_t out_bytes = size_t(w.output.rows * w.output.row_bytes);
     const gguf::TensorInfo* out_tensor = nullptr;
-    if (out_bytes >= AlignedBuffer::kHugePage) {
+    if (hp.output_head && out_bytes >= AlignedBuffer::kHugePage) {
         out_tensor = w.tok_embd.data == w.output.data ? &f.tensor("token_embd.weight") : &f.tensor("output.weight");
         w.output_copy = AlignedBuffer(out_bytes);
     }
@@ -191,7 +192,7 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
 
     // Collect every linear first (shape checks up front), then decode and
     // repack them in parallel: decoding 2B4T's 210 matrices is real work.
-    const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim();
+    const int64_t H = hp.n_embd, I = hp.n_ff, KV = hp.kv_dim(), Q = hp.q_dim(), D = hp.head_dim;
     struct Job {
         Linear* dst;
         const gguf::TensorInfo* t;
@@ -205,25 +206,39 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
         L.attn_norm = load_norm(f, p + "attn_norm.weight", H);
         L.ffn_norm = load_norm(f, p + "ffn_norm.weight", H);
         if (hp.sub_norms) {
-            L.attn_sub_norm = load_norm(f, p + "attn_sub_norm.weight", H);
-            L.ffn_sub_norm = load_norm(f, p + "ffn_sub_norm.weight", I);
+            L.o.norm_in = load_norm(f, p + "attn_sub_norm.weight", Q);
+            L.down.norm_in = load_norm(f, p + "ffn_sub_norm.weight", I);
+        }
+        if (hp.qk_norm) {
+            L.q_norm = load_norm(f, p + "attn_q_norm.weight", D);
+            L.k_norm = load_norm(f, p + "attn_k_norm.weight", D);
+        }
+        if (hp.post_norms) {
+            L.post_attn_norm = load_norm(f, p + "post_attention_norm.weight", H);
+            L.post_ffn_norm = load_norm(f, p + "post_ffw_norm.weight", H);
         }
         const struct {
             Linear* dst;
             const char* name;
             int64_t rows, cols;
-        } linears[] = {{&L.q, "attn_q", H, H},     {&L.k, "attn_k", KV, H},  {&L.v, "attn_v", KV, H},
-                       {&L.o, "attn_output", H, H}, {&L.gate, "ffn_gate", I, H}, {&L.up, "ffn_up", I, H},
+        } linears[] = {{&L.q, "attn_q", Q, H},     {&L.k, "attn_k", KV, H},    {&L.v, "attn_v", KV, H},
+                       {&L.o, "attn_output", H, Q}, {&L.gate, "ffn_gate", I, H}, {&L.up, "ffn_up", I, H},
                        {&L.down, "ffn_down", H, I}};
         for (const auto& lin : linears) {
             const std::string name = p + lin.name + ".weight";
             const gguf::TensorInfo& t = expect_tensor(f, name, {lin.cols, lin.rows});
             lin.dst->name = name;
-            if (jobs.empty()) w.linear_type = t.type;
+            if (l == 0 && lin.dst == &L.q) w.linear_type = t.type;  // what `tern info` reports
+            if (hp.norm_in && f.find_tensor(p + lin.name + "_norm_in.weight"))
+                lin.dst->norm_in = load_norm(f, p + lin.name + "_norm_in.weight", lin.cols);
+            const kernels::FormatCodec* codec = kernels::format_codec(t.type);
+            if (hp.float_linears && is_float_type(t.type) && codec && codec->embedding) {
+                lin.dst->f = bind_float_matrix(f, t, lin.rows, lin.cols);  // computed in float, read in place
+                continue;
+            }
             jobs.push_back({lin.dst, &t, lin.rows, lin.cols});
         }
     }
-
     const kernels::TernaryKernels& tk = w.table->ternary[int(w.family)];
     ThreadPool pool(opts.n_threads > 0 ? opts.n_threads : default_thread_count());
     // One canonical matrix per worker, reused matrix after matrix: fresh
@@ -281,6 +296,8 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     info.n_params = w.n_params;
     info.file_size = f.file_size();
     info.has_tokenizer = f.has("tokenizer.ggml.tokens");
+    info.has_output_head = hp.output_head;
+    info.pooling = hp.pooling;
     info.fingerprint = file_fingerprint;
     return ModelAccess::wrap(std::move(owned));
 }

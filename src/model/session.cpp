@@ -10,6 +10,7 @@
 namespace tern {
 
 Session::Session(Model model, const SessionOptions& opts) : model_(std::move(model)) {
+    require_output_head(model_);
     const HParams& hp = hparams_of(model_);
     n_ctx_ = opts.n_ctx > 0 ? opts.n_ctx : hp.n_ctx_train;
     n_batch_ = std::max<int64_t>(1, std::min(opts.n_batch, n_ctx_));

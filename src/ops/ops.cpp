@@ -141,4 +141,12 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
     for (int64_t j = 0; j < n; ++j) out[j] = gate[j] / (1.0f + std::exp(-gate[j])) * up[j];
 }
 
+void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
+    constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+    for (int64_t j = 0; j < n; ++j) {
+        const float g = gate[j];
+        out[j] = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[j];
+    }
+}
+
 }  // namespace tern::ops

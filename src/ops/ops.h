@@ -31,5 +31,7 @@ void softmax(float* x, int64_t n);
 // f = act(gate) * up, elementwise.
 void relu2_mul(const float* gate, const float* up, float* out, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// GELU, tanh approximation (gemma3): 0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³))).
+void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace tern::ops

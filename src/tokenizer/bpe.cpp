@@ -72,15 +72,17 @@ void Regex::split(std::string_view text, const std::function<void(size_t, size_t
 namespace {
 
 // Hugging Face / tiktoken pattern of LLaMA-3 (contractions spelled out so that
-// only ASCII letters fold case, as llama.cpp does).
-constexpr const char* kLlama3Regex =
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
-    "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
-    "|\\p{N}{1,3}"
-    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-    "|\\s*[\\r\\n]+"
-    "|\\s+(?!\\S)"
-    "|\\s+";
+// only ASCII letters fold case, as llama.cpp does), with `digits` for numbers:
+// "\\p{N}{1,3}" for LLaMA-3, "\\p{N}" (single digits) for Qwen2, which Qwen3 uses too.
+std::string llama3_style_regex(const char* digits) {
+    return std::string("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
+                       "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|") +
+           digits +
+           "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+           "|\\s*[\\r\\n]+"
+           "|\\s+(?!\\S)"
+           "|\\s+";
+}
 
 constexpr const char* kGpt2Regex =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -108,14 +110,16 @@ void init_bpe(Tokenizer::Impl& impl, const TokenizerData& data) {
         pre = llama3 ? "llama-bpe" : "gpt-2";
     }
     if (is_llama3_pre(pre)) {
-        impl.regex = std::make_unique<detail::Regex>(kLlama3Regex);
+        impl.regex = std::make_unique<detail::Regex>(llama3_style_regex("\\p{N}{1,3}"));
         impl.ignore_merges = true;
+    } else if (pre == "qwen2") {
+        impl.regex = std::make_unique<detail::Regex>(llama3_style_regex("\\p{N}"));
     } else if (is_gpt2_pre(pre)) {
         impl.regex = std::make_unique<detail::Regex>(kGpt2Regex);
     } else {
         throw Error(fmt::format(
             "tokenizer: unsupported pre-tokenizer '{}' (tokenizer.ggml.pre); tern knows llama-bpe, llama3, "
-            "llama-v3, falcon3, falcon_e, falcon-h1, gpt-2, gpt2, default, phi-2, roberta-bpe",
+            "llama-v3, falcon3, falcon_e, falcon-h1, qwen2, gpt-2, gpt2, default, phi-2, roberta-bpe",
             pre));
     }
     impl.pre = pre;

@@ -164,6 +164,7 @@ Tokenizer Tokenizer::create(const TokenizerData& data) {
 
     const bool llama3 = impl->ignore_merges;
     impl->add_bos = data.add_bos.value_or(spm || llama3) && impl->bos >= 0;
+    impl->add_eos = data.add_eos.value_or(false) && impl->eos >= 0;
 
     for (int32_t id : {impl->eos, impl->eot})
         if (id >= 0) impl->eog.push_back(id);
@@ -280,6 +281,7 @@ int32_t Tokenizer::eot() const { return impl_->eot; }
 int32_t Tokenizer::unk() const { return impl_->unk; }
 int32_t Tokenizer::pad() const { return impl_->pad; }
 bool Tokenizer::adds_bos() const { return impl_->add_bos; }
+bool Tokenizer::adds_eos() const { return impl_->add_eos; }
 Tokenizer::Kind Tokenizer::kind() const { return impl_->kind; }
 const std::string& Tokenizer::pre() const { return impl_->pre; }
 

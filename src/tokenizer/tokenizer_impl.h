@@ -52,6 +52,7 @@ struct Tokenizer::Impl {
 
     int32_t bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
     bool add_bos = false;
+    bool add_eos = false;
     bool add_space_prefix = false;  // SPM
     std::vector<int32_t> eog;
 

@@ -47,6 +47,7 @@ TokenizerData tokenizer_data_from_gguf(const gguf::File& f) {
     d.unk_id = token_id_key(f, "tokenizer.ggml.unknown_token_id");
     d.pad_id = token_id_key(f, "tokenizer.ggml.padding_token_id");
     d.add_bos = f.get_optional<bool>("tokenizer.ggml.add_bos_token");
+    d.add_eos = f.get_optional<bool>("tokenizer.ggml.add_eos_token");
     d.add_space_prefix = f.get_optional<bool>("tokenizer.ggml.add_space_prefix");
     return d;
 }

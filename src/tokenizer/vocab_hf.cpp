@@ -2,6 +2,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +22,10 @@ using nlohmann::json;
 // LLaMA-3's Split pattern exactly as its tokenizer.json writes it.
 constexpr std::string_view kLlama3HfPattern =
     R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
+// Qwen2's (and Qwen3's): the same with single digits.
+constexpr std::string_view kQwen2HfPattern =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
 
 // Calls f on every object in `j` (itself included) whose "type" is `type`.
 template <class F>
@@ -65,6 +72,113 @@ std::optional<std::string> token_content(const json& cfg, const char* key) {
     return std::nullopt;
 }
 
+std::optional<int32_t> find_token(const TokenizerData& d, const std::string& text) {
+    for (size_t i = 0; i < d.tokens.size(); ++i)
+        if (d.tokens[i] == text) return static_cast<int32_t>(i);
+    return std::nullopt;
+}
+
+// GPT-2-style: the pre-tokenizer from the Split pattern (LLaMA-3's, Qwen2's) or ByteLevel's own.
+void byte_level_pre(const json& j, const std::string& path, TokenizerData& d) {
+    const int64_t n = int64_t(d.tokens.size());
+    std::vector<std::string> patterns;
+    bool byte_level_regex = false, punctuation = false, single_digits = false;
+    if (j.contains("pre_tokenizer")) {
+        each_of_type(j["pre_tokenizer"], "Split", [&](const json& s) {
+            if (s.contains("pattern") && s["pattern"].is_object() && s["pattern"].contains("Regex"))
+                patterns.push_back(s["pattern"]["Regex"].get<std::string>());
+        });
+        each_of_type(j["pre_tokenizer"], "ByteLevel",
+                     [&](const json& b) { byte_level_regex = byte_level_regex || b.value("use_regex", true); });
+        each_of_type(j["pre_tokenizer"], "Punctuation", [&](const json&) { punctuation = true; });
+        each_of_type(j["pre_tokenizer"], "Digits",
+                     [&](const json& digits) { single_digits = single_digits || digits.value("individual_digits", false); });
+    }
+    // Falcon's chains may end with a Split of digit triples, which single
+    // digits make a no-op.
+    std::erase(patterns, std::string("[0-9][0-9][0-9]"));
+    const bool llama3_vocab = n == 128256 && find_token(d, "<|begin_of_text|>").has_value();
+    // Falcon3's 131072 tokens open with Falcon's >>TITLE<< markers.
+    const bool falcon3_vocab = n == 131072 && d.tokens[0] == ">>TITLE<<";
+    if (patterns.size() == 1 && patterns[0] == kLlama3HfPattern) {
+        d.pre = "llama-bpe";
+    } else if (patterns.size() == 1 && patterns[0] == kQwen2HfPattern) {
+        d.pre = "qwen2";
+    } else if ((patterns.empty() && byte_level_regex && punctuation && single_digits) || falcon3_vocab) {
+        // llama.cpp's converter names this "falcon3" and splits it with
+        // LLaMA-3's pattern (a vocabulary without digit merges makes
+        // "\p{N}{1,3}" pieces come out one digit per token all the same).
+        d.pre = "falcon3";
+    } else if (patterns.empty() && byte_level_regex && !punctuation) {
+        d.pre = "gpt-2";
+    } else if (llama3_vocab) {
+        d.pre = "llama-bpe";
+    } else {
+        throw Error(fmt::format("{}: unsupported pre-tokenizer (Split patterns: {}); tern knows LLaMA-3's, "
+                                "Qwen2's, GPT-2's and Falcon3's",
+                                path, patterns.empty() ? std::string("none") : patterns[0]));
+    }
+}
+
+// SentencePiece-style BPE: tern merges the adjacent pair whose concatenation is
+// the highest-scoring piece (SPEC §6); a piece's score is minus the rank of the
+// first merge that makes it, so merges happen in the file's order. Pieces no
+// merge makes come last. "<0xNN>" pieces are bytes; a leading space only with
+// a Prepend("▁") normalizer or a Metaspace that adds one.
+void sentencepiece_scores(const json& j, TokenizerData& d) {
+    std::unordered_map<std::string_view, int32_t> id_of;
+    for (size_t i = 0; i < d.tokens.size(); ++i) id_of.emplace(d.tokens[i], int32_t(i));
+    d.scores.assign(d.tokens.size(), -1e9f);
+    const json& merges = j["model"]["merges"];
+    for (size_t r = 0; r < merges.size(); ++r) {
+        const json& m = merges[r];
+        std::string piece;
+        if (m.is_array()) {
+            piece = m[0].get<std::string>() + m[1].get<std::string>();
+        } else {
+            piece = m.get<std::string>();
+            if (const size_t sp = piece.find(' '); sp != std::string::npos) piece.erase(sp, 1);
+        }
+        auto it = id_of.find(piece);
+        if (it != id_of.end() && d.scores[size_t(it->second)] == -1e9f) d.scores[size_t(it->second)] = -float(r);
+    }
+    for (size_t i = 0; i < d.tokens.size(); ++i) {
+        const std::string& t = d.tokens[i];
+        if (t.size() == 6 && t.rfind("<0x", 0) == 0 && t[5] == '>') d.token_types[i] = 6;  // byte
+    }
+    d.merges.clear();
+    bool prefix = false;
+    if (j.contains("normalizer")) each_of_type(j["normalizer"], "Prepend", [&](const json&) { prefix = true; });
+    if (j.contains("pre_tokenizer"))
+        each_of_type(j["pre_tokenizer"], "Metaspace", [&](const json& m) {
+            prefix = prefix || m.value("add_prefix_space", false) || m.value("prepend_scheme", std::string()) == "always";
+        });
+    d.add_space_prefix = prefix;
+}
+
+// Special ids and add_bos: tokenizer_config.json beside the file, then the post-processor.
+void special_ids(const json& j, const std::string& path, TokenizerData& d) {
+    const auto cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
+    if (std::filesystem::exists(cfg_path)) {
+        const json cfg = read_json_file(cfg_path.string());
+        if (auto t = token_content(cfg, "bos_token")) d.bos_id = find_token(d, *t);
+        if (auto t = token_content(cfg, "eos_token")) d.eos_id = find_token(d, *t);
+        if (auto t = token_content(cfg, "unk_token")) d.unk_id = find_token(d, *t);
+        if (auto t = token_content(cfg, "pad_token")) d.pad_id = find_token(d, *t);
+        if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
+            d.add_bos = cfg["add_bos_token"].get<bool>();
+    }
+    if (j.contains("post_processor")) {
+        each_of_type(j["post_processor"], "TemplateProcessing", [&](const json& tp) {
+            if (!tp.contains("single") || !tp["single"].is_array() || tp["single"].empty()) return;
+            const json& first = tp["single"][0];
+            const bool starts_special = first.contains("SpecialToken");
+            if (starts_special && !d.bos_id) d.bos_id = find_token(d, first["SpecialToken"].value("id", std::string()));
+            if (!d.add_bos) d.add_bos = starts_special;
+        });
+    }
+}
+
 }  // namespace
 
 TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
@@ -81,12 +195,14 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
         bool byte_level = false;
         for (const char* part : {"pre_tokenizer", "decoder"})
             if (j.contains(part)) each_of_type(j[part], "ByteLevel", [&](const json&) { byte_level = true; });
-        if (!byte_level)
-            throw Error(path + ": a BPE tokenizer without a ByteLevel pre-tokenizer or decoder is not supported "
-                               "(SentencePiece-style BPE: use tokenizer.model)");
+        // SentencePiece-style BPE (Gemma 3): spaces as U+2581 by the normalizer, byte fallback.
+        const bool sentencepiece = !byte_level && model.value("byte_fallback", false);
+        if (!byte_level && !sentencepiece)
+            throw Error(path + ": a BPE tokenizer without a ByteLevel pre-tokenizer or decoder, or byte fallback, is "
+                               "not supported (SentencePiece models: use tokenizer.model)");
 
         TokenizerData d;
-        d.model = "gpt2";
+        d.model = sentencepiece ? "llama" : "gpt2";
 
         // id -> (text, type); the vocabulary, then added tokens over it.
         std::map<int64_t, std::pair<std::string, int32_t>> by_id;
@@ -132,71 +248,12 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
             }
         }
 
-        // Pre-tokenizer: LLaMA-3's Split regex, GPT-2's built into ByteLevel, or
-        // Falcon3's chain (Punctuation, ByteLevel, Digits one by one).
-        std::vector<std::string> patterns;
-        bool byte_level_regex = false, punctuation = false, single_digits = false;
-        if (j.contains("pre_tokenizer")) {
-            each_of_type(j["pre_tokenizer"], "Split", [&](const json& s) {
-                if (s.contains("pattern") && s["pattern"].is_object() && s["pattern"].contains("Regex"))
-                    patterns.push_back(s["pattern"]["Regex"].get<std::string>());
-            });
-            each_of_type(j["pre_tokenizer"], "ByteLevel",
-                         [&](const json& b) { byte_level_regex = byte_level_regex || b.value("use_regex", true); });
-            each_of_type(j["pre_tokenizer"], "Punctuation", [&](const json&) { punctuation = true; });
-            each_of_type(j["pre_tokenizer"], "Digits",
-                         [&](const json& digits) { single_digits = single_digits || digits.value("individual_digits", false); });
-        }
-        // Falcon's chains may end with a Split of digit triples, which single
-        // digits make a no-op.
-        std::erase(patterns, std::string("[0-9][0-9][0-9]"));
-        const auto find_id = [&](const std::string& text) -> std::optional<int32_t> {
-            for (int64_t i = 0; i < n; ++i)
-                if (d.tokens[i] == text) return static_cast<int32_t>(i);
-            return std::nullopt;
-        };
-        const bool llama3_vocab = n == 128256 && find_id("<|begin_of_text|>").has_value();
-        // Falcon3's 131072 tokens open with Falcon's >>TITLE<< markers.
-        const bool falcon3_vocab = n == 131072 && d.tokens[0] == ">>TITLE<<";
-        if (patterns.size() == 1 && patterns[0] == kLlama3HfPattern) {
-            d.pre = "llama-bpe";
-        } else if (patterns.empty() && byte_level_regex && punctuation && single_digits) {
-            // llama.cpp's converter names this "falcon3" and splits it with
-            // LLaMA-3's pattern (a vocabulary without digit merges makes
-            // "\p{N}{1,3}" pieces come out one digit per token all the same).
-            d.pre = "falcon3";
-        } else if (falcon3_vocab) {
-            d.pre = "falcon3";
-        } else if (patterns.empty() && byte_level_regex && !punctuation) {
-            d.pre = "gpt-2";
-        } else if (llama3_vocab) {
-            d.pre = "llama-bpe";
+        if (sentencepiece) {
+            sentencepiece_scores(j, d);
         } else {
-            throw Error(fmt::format("{}: unsupported pre-tokenizer (Split patterns: {}); tern knows LLaMA-3's, "
-                                    "GPT-2's and Falcon3's",
-                                    path, patterns.empty() ? std::string("none") : patterns[0]));
+            byte_level_pre(j, path, d);
         }
-
-        // Special ids and add_bos: tokenizer_config.json beside the file, then the post-processor.
-        const auto cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
-        if (std::filesystem::exists(cfg_path)) {
-            const json cfg = read_json_file(cfg_path.string());
-            if (auto t = token_content(cfg, "bos_token")) d.bos_id = find_id(*t);
-            if (auto t = token_content(cfg, "eos_token")) d.eos_id = find_id(*t);
-            if (auto t = token_content(cfg, "unk_token")) d.unk_id = find_id(*t);
-            if (auto t = token_content(cfg, "pad_token")) d.pad_id = find_id(*t);
-            if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
-                d.add_bos = cfg["add_bos_token"].get<bool>();
-        }
-        if (j.contains("post_processor")) {
-            each_of_type(j["post_processor"], "TemplateProcessing", [&](const json& tp) {
-                if (!tp.contains("single") || !tp["single"].is_array() || tp["single"].empty()) return;
-                const json& first = tp["single"][0];
-                const bool starts_special = first.contains("SpecialToken");
-                if (starts_special && !d.bos_id) d.bos_id = find_id(first["SpecialToken"].value("id", std::string()));
-                if (!d.add_bos) d.add_bos = starts_special;
-            });
-        }
+        special_ids(j, path, d);
         return d;
     } catch (const json::exception& e) {
         throw Error(path + ": unexpected tokenizer.json structure: " + e.what());

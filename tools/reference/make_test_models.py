@@ -269,14 +269,235 @@ def make_model(spec, out_dir):
     }
 
 
+# ---------------------------------------------------------------------------- embedding models (SPEC section 8)
+# name, arch, linear format ("I2_S" with *_norm_in gains, or the "F16" teacher without them), sizes (head_dim D is
+# not H / nh), sliding window (gemma3: window 4, pattern 2 -> layer 0 local, layer 1 global), pooling_type.
+EMBED_MODELS = [
+    dict(name="qwen3_i2s_embd", arch="qwen3", fmt="I2_S", H=64, nh=4, nkv=2, D=32, I=128, pooling=3,
+         theta=1000000.0, eps=1e-6),
+    dict(name="qwen3_f16_embd", arch="qwen3", fmt="F16", H=32, nh=4, nkv=2, D=16, I=64, pooling=1,
+         theta=1000000.0, eps=1e-6),
+    dict(name="gemma3_i2s_embd", arch="gemma3", fmt="I2_S", H=64, nh=4, nkv=1, D=32, I=128, pooling=3,
+         theta=1000000.0, eps=1e-6, swa=4),
+    dict(name="gemma3_f16_embd", arch="gemma3", fmt="F16", H=32, nh=2, nkv=1, D=32, I=64, pooling=3,
+         theta=1000000.0, eps=1e-6, swa=4),
+]
+EMBED_INPUT_LENGTHS = (7, 3, 11, 5)   # some longer than the sliding window
+EMBED_SPECIALS = ["<|endoftext|>", "<bos>"]
+V_EMBED = 2 + 94 + 1   # embed_vocab(): specials, printable ASCII, the space
+
+
+def embed_vocab():
+    """Two control tokens, then one token per printable ASCII byte in GPT-2's byte alphabet ('!'..'~' stand
+    for themselves, the space is U+0120): with no merges, any ASCII text tokenizes byte by byte."""
+    return EMBED_SPECIALS + [chr(c) for c in range(0x21, 0x7f)] + ["\u0120"]
+
+
+def make_embed_model(spec, out_dir):
+    name = spec["name"]
+    rng = np.random.default_rng([SEED, zlib.crc32(name.encode())])
+    arch, fmt = spec["arch"], spec["fmt"]
+    H, nh, nkv, D, I = spec["H"], spec["nh"], spec["nkv"], spec["D"], spec["I"]
+    vocab = embed_vocab()
+    V = len(vocab)
+    Lc = 2
+    ternary = fmt == "I2_S"
+    gemma = arch == "gemma3"
+    tensors = []
+
+    def norm_vec(n):
+        centre = rng.uniform(np.log(0.5), np.log(1.5))
+        return np.exp(centre + rng.uniform(-0.7, 0.7, size=n)).astype(np.float32).astype(np.float64)
+
+    def add_norm(tname, n):
+        g = norm_vec(n)
+        tensors.append((tname + ".weight", F.F32, [n], F.encode_f32(g)))
+        return g
+
+    def add_linear(tname, out_f, in_f):
+        w = rng.standard_normal((out_f, in_f)) * (rng.uniform(0.5, 2.0) / np.sqrt(in_f))
+        if ternary:
+            t, beta, _ = M.ternarize_float(w.astype(np.float32).astype(np.float64))
+            beta = float(np.float32(beta))
+            tensors.append((tname + ".weight", F.I2_S, [in_f, out_f], F.encode(F.I2_S, trits=t, beta=beta)))
+            return M.BitLinear(tname, t, beta)
+        vals = f16q(w)
+        tensors.append((tname + ".weight", F.F16, [in_f, out_f], F.encode(F.F16, values=vals)))
+        return M.FloatLinear(tname, vals)
+
+    E = (rng.standard_normal((V, H)) * (0.05 if gemma else 1.0)).astype(np.float32)   # gemma scales by sqrt(H)
+    E_raw = F.encode(F.F16, values=E)
+    tensors.append(("token_embd.weight", F.F16, [H, V], E_raw))
+    E_dec = F.decode_float(F.F16, E_raw, V * H).reshape(V, H)
+    shapes = {"attn_q": (nh * D, H), "attn_k": (nkv * D, H), "attn_v": (nkv * D, H), "attn_output": (H, nh * D),
+              "ffn_gate": (I, H), "ffn_up": (I, H), "ffn_down": (H, I)}
+    layers = []
+    for li in range(Lc):
+        p = "blk.%d." % li
+        lay = {"attn_norm": add_norm(p + "attn_norm", H), "ffn_norm": add_norm(p + "ffn_norm", H),
+               "attn_q_norm": add_norm(p + "attn_q_norm", D), "attn_k_norm": add_norm(p + "attn_k_norm", D)}
+        if gemma:
+            lay["post_attention_norm"] = add_norm(p + "post_attention_norm", H)
+            lay["post_ffw_norm"] = add_norm(p + "post_ffw_norm", H)
+        for k in M.EMBED_LINEARS:
+            out_f, in_f = shapes[k]
+            if ternary:
+                lay[k + "_norm_in"] = add_norm(p + k + "_norm_in", in_f)
+            lay[k] = add_linear(p + k, out_f, in_f)
+        layers.append(lay)
+    out_norm = add_norm("output_norm", H)
+
+    md = {}
+    a = arch + "."
+    md["general.architecture"] = G.string(arch)
+    md["general.name"] = G.string("tern test %s" % name)
+    md[a + "context_length"] = G.u32(64)
+    md[a + "embedding_length"] = G.u32(H)
+    md[a + "feed_forward_length"] = G.u32(I)
+    md[a + "block_count"] = G.u32(Lc)
+    md[a + "attention.head_count"] = G.u32(nh)
+    md[a + "attention.head_count_kv"] = G.u32(nkv)
+    md[a + "attention.key_length"] = G.u32(D)
+    md[a + "attention.value_length"] = G.u32(D)
+    md[a + "attention.layer_norm_rms_epsilon"] = G.f32(spec["eps"])
+    md[a + "rope.freq_base"] = G.f32(spec["theta"])
+    md[a + "pooling_type"] = G.u32(spec["pooling"])
+    if spec.get("swa"):
+        md[a + "attention.sliding_window"] = G.u32(spec["swa"])
+        md[a + "attention.sliding_window_pattern"] = G.u32(2)
+        md[a + "rope.freq_base_swa"] = G.f32(10000.0)
+    md["tokenizer.ggml.model"] = G.string("gpt2")
+    md["tokenizer.ggml.pre"] = G.string("gpt-2")
+    md["tokenizer.ggml.tokens"] = G.array(G.STRING, vocab)
+    md["tokenizer.ggml.token_type"] = G.array(G.INT32, [3] * len(EMBED_SPECIALS) + [1] * (V - len(EMBED_SPECIALS)))
+    md["tokenizer.ggml.merges"] = G.array(G.STRING, [])
+    md["tokenizer.ggml.eos_token_id"] = G.u32(0)
+    md["tokenizer.ggml.bos_token_id"] = G.u32(1)
+    md["tokenizer.ggml.add_bos_token"] = G.boolean(gemma)
+    md["tokenizer.ggml.add_eos_token"] = G.boolean(True)
+    path = os.path.join(out_dir, name + ".gguf")
+    G.write(path, md, tensors)
+
+    m = M.load_embed_gguf(path)
+    hp2 = M.EmbedHParams(arch, H, I, Lc, nh, nkv, D, np.float32(spec["eps"]), np.float32(spec["theta"]), n_vocab=V,
+                         swa_window=spec.get("swa", 0), swa_pattern=2, rope_theta_swa=10000.0)
+    m2 = M.EmbedModel(hp2, E_dec, out_norm, layers)
+    # Inputs: for ternary models the sequence (of up to MAX_TRIES) farthest from any int8 rounding boundary.
+    trng = np.random.default_rng([SEED, zlib.crc32(name.encode()), 1])
+    inputs, margins, rows = [], [], []
+    for n in EMBED_INPUT_LENGTHS:
+        best = (-1.0, None)
+        for _ in range(MAX_TRIES if ternary else 1):
+            toks = trng.integers(len(EMBED_SPECIALS), V, size=n).tolist()
+            toks[-1] = 0   # the EOS that last-token pooling reads
+            tr = {}
+            m.hidden(toks, trace=tr)
+            mg = min(tr["margins"]) if tr["margins"] else 0.5
+            if mg > best[0]:
+                best = (mg, toks)
+            if mg >= TARGET_MARGIN:
+                break
+        inputs.append(best[1])
+        margins.append(best[0])
+        r = m.hidden(best[1])
+        assert np.array_equal(m2.hidden(best[1]), r), name   # encode/decode is lossless
+        rows.append(r)
+    golden = np.concatenate(rows).astype(np.float32)
+    gpath = os.path.join(out_dir, name + ".hidden.npy")
+    np.save(gpath, golden)
+    drift = max(float(np.abs(m.hidden(t, dtype=np.float32) - m.hidden(t)).max()) for t in inputs)
+    return {
+        "name": name, "file": name + ".gguf", "golden": name + ".hidden.npy", "inputs": inputs,
+        "arch": arch, "format": fmt, "norm_in": ternary, "n_embd": H, "n_ff": I, "n_layer": Lc, "n_head": nh,
+        "n_head_kv": nkv, "head_dim": D, "n_vocab": V, "pooling": M.POOLING[spec["pooling"]],
+        "sliding_window": spec.get("swa", 0), "sliding_window_pattern": 2 if spec.get("swa") else None,
+        "min_quant_margin": min(margins), "f32_sim_max_abs_diff": drift,
+    }
+
+
+# The released models' shapes, for timing (random trits, a small vocabulary; no golden).
+EMBED_SHAPES = {
+    "qwen3-0.6b": dict(arch="qwen3", H=1024, L=28, nh=16, nkv=8, D=128, I=3072),
+    "gemma3-270m": dict(arch="gemma3", H=640, L=18, nh=4, nkv=1, D=256, I=2048),
+}
+
+
+def write_embed_shape_model(preset, path, vocab=4096):
+    """An I2_S embedding model of a released model's shape with *_norm_in gains: for `tern bench` /
+    `tern embed` timings only (its vocabulary is EMBED_SPECIALS plus filler pieces)."""
+    s = EMBED_SHAPES[preset]
+    rng = np.random.default_rng([SEED, zlib.crc32(preset.encode())])
+    H, I, D, nh, nkv, arch = s["H"], s["I"], s["D"], s["nh"], s["nkv"], s["arch"]
+    shapes = {"attn_q": (nh * D, H), "attn_k": (nkv * D, H), "attn_v": (nkv * D, H), "attn_output": (H, nh * D),
+              "ffn_gate": (I, H), "ffn_up": (I, H), "ffn_down": (H, I)}
+    tensors = [("token_embd.weight", F.F16, [H, vocab], F.encode_f16(rng.standard_normal((vocab, H)) * 0.05))]
+    ones = lambda n, name: (name, F.F32, [n], F.encode_f32(np.exp(rng.uniform(-0.5, 0.5, size=n))))  # noqa: E731
+    for li in range(s["L"]):
+        p = "blk.%d." % li
+        for k in ("attn_norm", "ffn_norm") + (("post_attention_norm", "post_ffw_norm") if arch == "gemma3" else ()):
+            tensors.append(ones(H, p + k + ".weight"))
+        tensors += [ones(D, p + "attn_q_norm.weight"), ones(D, p + "attn_k_norm.weight")]
+        for k, (o, i) in shapes.items():
+            tensors.append(ones(i, p + k + "_norm_in.weight"))
+            t = rng.integers(-1, 2, size=(o, i), dtype=np.int8)
+            tensors.append((p + k + ".weight", F.I2_S, [i, o], F.encode_i2s(t, 0.02)))
+    tensors.append(ones(H, "output_norm.weight"))
+    a = arch + "."
+    md = {"general.architecture": G.string(arch), "general.name": G.string("%s shape (random)" % preset),
+          a + "context_length": G.u32(32768), a + "embedding_length": G.u32(H), a + "feed_forward_length": G.u32(I),
+          a + "block_count": G.u32(s["L"]), a + "attention.head_count": G.u32(nh),
+          a + "attention.head_count_kv": G.u32(nkv), a + "attention.key_length": G.u32(D),
+          a + "attention.value_length": G.u32(D), a + "attention.layer_norm_rms_epsilon": G.f32(1e-6),
+          a + "rope.freq_base": G.f32(1000000.0), a + "pooling_type": G.u32(3),
+          "tokenizer.ggml.model": G.string("gpt2"), "tokenizer.ggml.pre": G.string("gpt-2"),
+          "tokenizer.ggml.tokens": G.array(G.STRING, embed_vocab() + ["[PAD%d]" % i for i in range(vocab - V_EMBED)]),
+          "tokenizer.ggml.token_type": G.array(G.INT32, [3, 3] + [1] * (vocab - 2)),
+          "tokenizer.ggml.merges": G.array(G.STRING, []), "tokenizer.ggml.eos_token_id": G.u32(0),
+          "tokenizer.ggml.add_eos_token": G.boolean(True)}
+    if arch == "gemma3":
+        md[a + "attention.sliding_window"] = G.u32(512)
+        md[a + "rope.freq_base_swa"] = G.f32(10000.0)
+    G.write(path, md, tensors)
+
+
+def main_embed(out):
+    entries = []
+    for spec in EMBED_MODELS:
+        e = make_embed_model(spec, out)
+        entries.append(e)
+        print("%-18s %-7s %-5s H=%d D=%d I=%d V=%d margin=%.2e f32-drift=%.3g" % (
+            e["name"], e["arch"], e["format"], e["n_embd"], e["head_dim"], e["n_ff"], e["n_vocab"],
+            e["min_quant_margin"], e["f32_sim_max_abs_diff"]))
+    manifest = {
+        "generator": "tools/reference/make_test_models.py --embed (numpy default_rng([%d, crc32(name)]))" % SEED,
+        "reference": "tools/reference/model.py EmbedModel: float64 qwen3 / gemma3 graph of SPEC section 8",
+        "golden": "float32 .npy [sum of input lengths, n_embd]: the output-normed hidden rows of every input "
+                  "(each fed alone from position 0), inputs one after another; pool and normalise them as "
+                  "model.pool / model.normalize do",
+        "models": entries,
+    }
+    with open(os.path.join(out, "embed_manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    return 0
+
+
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(here, "..", "..", "tests", "data", "models"))
     ap.add_argument("--only", help="comma-separated model names")
+    ap.add_argument("--embed", action="store_true", help="write only the embedding models and embed_manifest.json")
+    ap.add_argument("--embed-shape", choices=sorted(EMBED_SHAPES),
+                    help="write an I2_S model of that released shape with random weights to --out FILE (timings)")
     a = ap.parse_args(argv)
+    if a.embed_shape:
+        write_embed_shape_model(a.embed_shape, a.out)
+        return 0
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
+    if a.embed:
+        return main_embed(out)
     only = set(a.only.split(",")) if a.only else None
     entries = []
     for spec in MODELS:

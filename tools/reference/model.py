@@ -350,6 +350,12 @@ def load_float(ti):
     return formats.decode_float(ti.type, ti.data, ti.n_elements).reshape(ti.shape)
 
 
+def need_tensor(tensors, path, name):
+    if name not in tensors:
+        raise ModelError("%s: tensor %s missing" % (path, name))
+    return tensors[name]
+
+
 def load_gguf(path, ffn_act=None):
     """Load a GGUF model. ffn_act: None (from metadata key tern.test.ffn_act, else SPEC default),
     'relu2' or 'silu'."""
@@ -385,9 +391,7 @@ def load_gguf(path, ffn_act=None):
     T = g.tensors
 
     def need(name):
-        if name not in T:
-            raise ModelError("%s: tensor %s missing" % (path, name))
-        return T[name]
+        return need_tensor(T, path, name)
 
     layers = []
     for i in range(hp.n_layer):
@@ -402,6 +406,230 @@ def load_gguf(path, ffn_act=None):
     out = T.get("output.weight")
     m = Model(hp, load_float(tok), load_float(need("output_norm.weight")), layers,
               output=None if out is None else load_float(out))
+    m.source = path
+    m.gguf = g
+    return m
+
+
+# --------------------------------------------------------------------------- embedding models (SPEC section 8)
+EMBED_ARCHS = ("qwen3", "gemma3")
+POOLING = ("none", "mean", "cls", "last")      # {arch}.pooling_type 0..3
+
+
+class FloatLinear:
+    """A projection kept in float (the F16/BF16/F32 "teacher" files): y = x W^T, no quantization."""
+
+    def __init__(self, name, w, source=""):
+        self.name = name
+        self.w = np.asarray(w, dtype=np.float64)
+        self.source = source
+        self.beta = float("nan")
+
+    @property
+    def shape(self):
+        return self.w.shape
+
+    def __call__(self, x, dtype=np.float64):
+        return (np.asarray(x, dtype=dtype) @ self.w.astype(dtype).T).astype(dtype)
+
+
+def gelu_tanh(z):
+    return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))
+
+
+class EmbedHParams:
+    """qwen3 / gemma3: head_dim from attention.key_length; gemma3 adds sqrt(H) embedding scale,
+    post norms, GELU-tanh and sliding-window local layers with their own RoPE base."""
+
+    def __init__(self, arch, n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim, eps, rope_theta,
+                 n_vocab=None, swa_window=0, swa_pattern=6, rope_theta_swa=10000.0, pooling=None):
+        if arch not in EMBED_ARCHS:
+            raise ModelError("unsupported embedding architecture %r" % arch)
+        self.arch = arch
+        self.n_embd, self.n_ff, self.n_layer = int(n_embd), int(n_ff), int(n_layer)
+        self.n_head, self.n_head_kv, self.head_dim = int(n_head), int(n_head_kv), int(head_dim)
+        if self.n_head % self.n_head_kv or self.head_dim % 2:
+            raise ModelError("bad head counts / head_dim")
+        self.eps = float(eps)
+        self.rope_theta = float(rope_theta)
+        self.rope_theta_swa = float(rope_theta_swa)
+        self.n_vocab = n_vocab
+        self.gemma = arch == "gemma3"
+        self.swa_window = int(swa_window or 0)
+        self.swa_pattern = int(swa_pattern)
+        self.pooling = pooling
+
+    def local(self, layer):
+        """A sliding-window layer: every swa_pattern-th layer (l % p == p - 1) is global."""
+        return self.swa_window > 0 and layer % self.swa_pattern != self.swa_pattern - 1
+
+    def describe(self):
+        return ("arch=%s H=%d I=%d L=%d nh=%d nkv=%d D=%d eps=%g theta=%g swa=%d/%d theta_swa=%g V=%s pooling=%s"
+                % (self.arch, self.n_embd, self.n_ff, self.n_layer, self.n_head, self.n_head_kv, self.head_dim,
+                   self.eps, self.rope_theta, self.swa_window, self.swa_pattern, self.rope_theta_swa, self.n_vocab,
+                   self.pooling))
+
+
+EMBED_LINEARS = LAYER_LINEARS
+EMBED_NORMS = ("attn_norm", "ffn_norm", "attn_q_norm", "attn_k_norm")
+GEMMA_NORMS = ("post_attention_norm", "post_ffw_norm")
+
+
+class EmbedModel:
+    """layers: dicts with the linears of EMBED_LINEARS (BitLinear or FloatLinear), optional
+    '<linear>_norm_in' gains, and the norms of EMBED_NORMS (+ GEMMA_NORMS for gemma3)."""
+
+    def __init__(self, hp, tok_embd, output_norm, layers):
+        self.hp = hp
+        self.tok_embd = np.asarray(tok_embd, dtype=np.float64)
+        self.output_norm = np.asarray(output_norm, dtype=np.float64)
+        self.layers = layers
+        if hp.n_vocab is None:
+            hp.n_vocab = self.tok_embd.shape[0]
+
+    def hidden(self, tokens, dtype=np.float64, trace=None):
+        """The output-normed hidden rows [T, H] of one input fed from position 0 (what pooling reads).
+        trace["margins"]: the smallest distance to a rounding boundary of each activation quantization."""
+        hp = self.hp
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if tokens.ndim != 1 or tokens.size == 0 or tokens.min() < 0 or tokens.max() >= hp.n_vocab:
+            raise ModelError("need a non-empty list of token ids in [0, %d)" % hp.n_vocab)
+        T, D, H = tokens.size, hp.head_dim, hp.n_embd
+        pos = np.arange(T)
+        margins = None if trace is None else trace.setdefault("margins", [])
+
+        def proj(L, name, h):
+            lin = L[name]
+            g = L.get(name + "_norm_in")
+            if g is not None:
+                h = rmsnorm(h, g, hp.eps, dtype)
+            if isinstance(lin, FloatLinear):
+                return lin(h, dtype)
+            q, s = quantize_activations(h, dtype)
+            if margins is not None:
+                margins.append(float(quant_margin(h, s)))
+            return lin.apply_quantized(q, s, dtype)
+
+        def head_norm(v, w, n):
+            return rmsnorm(v.reshape(T, n, D), w, hp.eps, dtype)
+
+        x = self.tok_embd[tokens].astype(dtype)
+        if hp.gemma:
+            x = x * dtype(np.sqrt(H))
+        for li, L in enumerate(self.layers):
+            local = hp.local(li)
+            theta = hp.rope_theta_swa if local else hp.rope_theta
+            h = rmsnorm(x, L["attn_norm"], hp.eps, dtype)
+            q = head_norm(proj(L, "attn_q", h), L["attn_q_norm"], hp.n_head)
+            k = head_norm(proj(L, "attn_k", h), L["attn_k_norm"], hp.n_head_kv)
+            v = proj(L, "attn_v", h).reshape(T, hp.n_head_kv, D)
+            q = apply_rope(q, pos, D, theta, "neox", dtype)
+            k = apply_rope(k, pos, D, theta, "neox", dtype)
+            a = windowed_attention(q, k, v, hp.n_head, hp.n_head_kv, hp.swa_window if local else 0, dtype)
+            o = proj(L, "attn_output", a)
+            if hp.gemma:
+                o = rmsnorm(o, L["post_attention_norm"], hp.eps, dtype)
+            x = (x + o).astype(dtype)
+            h = rmsnorm(x, L["ffn_norm"], hp.eps, dtype)
+            g = proj(L, "ffn_gate", h)
+            u = proj(L, "ffn_up", h)
+            f = ((gelu_tanh(g) if hp.gemma else silu(g)) * u).astype(dtype)
+            d = proj(L, "ffn_down", f)
+            if hp.gemma:
+                d = rmsnorm(d, L["post_ffw_norm"], hp.eps, dtype)
+            x = (x + d).astype(dtype)
+        return rmsnorm(x, self.output_norm, hp.eps, dtype)
+
+
+def windowed_attention(q, k, v, n_head, n_head_kv, window, dtype=np.float64):
+    """Causal attention (scale 1/sqrt(D)); window > 0 also masks keys with q_pos - k_pos >= window."""
+    T, _, D = q.shape
+    group = n_head // n_head_kv
+    out = np.zeros((T, n_head, D), dtype=dtype)
+    i = np.arange(T)[:, None]
+    j = np.arange(T)[None, :]
+    mask = j <= i
+    if window > 0:
+        mask &= (i - j) < window
+    for h in range(n_head):
+        g = h // group
+        sc = (q[:, h, :] @ k[:, g, :].T) * dtype(1.0 / np.sqrt(D))
+        out[:, h, :] = softmax(np.where(mask, sc, -np.inf), axis=-1) @ v[:, g, :]
+    return out.reshape(T, n_head * D)
+
+
+def pool(rows, pooling):
+    """rows [T, H] -> [H] (mean / cls / last) or [T, H] (none)."""
+    if pooling == "none":
+        return rows
+    if pooling == "mean":
+        return rows.mean(axis=0)
+    if pooling == "cls":
+        return rows[0]
+    if pooling == "last":
+        return rows[-1]
+    raise ModelError("pooling %r" % pooling)
+
+
+def normalize(v, norm):
+    """llama-embedding's --embd-normalize: -1 none, 0 max-abs to 32760, 1 taxicab, 2 euclidean, >2 p-norm.
+    Applied to the last axis (each row of a [T, H] array)."""
+    v = np.asarray(v, dtype=np.float64)
+    a = np.abs(v)
+    if norm < 0:
+        s = np.ones(v.shape[:-1] + (1,))
+    elif norm == 0:
+        s = a.max(axis=-1, keepdims=True) / 32760.0
+    else:
+        s = (a ** norm).sum(axis=-1, keepdims=True) ** (1.0 / norm)
+    return np.where(s > 0, v / np.where(s > 0, s, 1), 0.0)
+
+
+def load_embed_linear(ti, name):
+    if ti.type in formats.TERNARY_TYPES:
+        return load_linear(ti, name)
+    return FloatLinear(name, formats.decode_float(ti.type, ti.data, ti.n_elements).reshape(ti.shape), ti.type_name)
+
+
+def load_embed_gguf(path):
+    g = gguf_io.read(path)
+    arch = g.kv("general.architecture")
+    if arch not in EMBED_ARCHS:
+        raise ModelError("%s: architecture %r is not an embedding architecture" % (path, arch))
+    p = arch + "."
+    n_embd = _scalar_kv(g, p + "embedding_length", required=True)
+    n_head = _scalar_kv(g, p + "attention.head_count", required=True)
+    pt = _scalar_kv(g, p + "pooling_type")
+    hp = EmbedHParams(arch, n_embd=n_embd,
+                      n_ff=_scalar_kv(g, p + "feed_forward_length", required=True),
+                      n_layer=_scalar_kv(g, p + "block_count", required=True),
+                      n_head=n_head,
+                      n_head_kv=_scalar_kv(g, p + "attention.head_count_kv", default=n_head),
+                      head_dim=_scalar_kv(g, p + "attention.key_length", default=n_embd // n_head),
+                      eps=_scalar_kv(g, p + "attention.layer_norm_rms_epsilon", required=True),
+                      rope_theta=_scalar_kv(g, p + "rope.freq_base", default=10000.0),
+                      swa_window=_scalar_kv(g, p + "attention.sliding_window", default=0),
+                      swa_pattern=_scalar_kv(g, p + "attention.sliding_window_pattern", default=6),
+                      rope_theta_swa=_scalar_kv(g, p + "rope.freq_base_swa", default=10000.0),
+                      pooling=None if pt is None else POOLING[pt])
+    T = g.tensors
+    if "output.weight" in T:
+        raise ModelError("%s: an embedding model has no output.weight" % path)
+
+    def need(name):
+        return need_tensor(T, path, name)
+
+    layers = []
+    for i in range(hp.n_layer):
+        b = "blk.%d." % i
+        L = {k: load_embed_linear(need(b + k + ".weight"), b + k) for k in EMBED_LINEARS}
+        for k in EMBED_LINEARS:
+            if b + k + "_norm_in.weight" in T:
+                L[k + "_norm_in"] = load_float(T[b + k + "_norm_in.weight"])
+        for k in EMBED_NORMS + (GEMMA_NORMS if hp.gemma else ()):
+            L[k] = load_float(need(b + k + ".weight"))
+        layers.append(L)
+    m = EmbedModel(hp, load_float(need("token_embd.weight")), load_float(need("output_norm.weight")), layers)
     m.source = path
     m.gguf = g
     return m

@@ -347,6 +347,42 @@ class TestMath(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------- golden models
+class TestEmbedModels(unittest.TestCase):
+    """The committed embedding goldens are what the reference computes, and pooling /
+    normalisation follow llama-embedding's definitions."""
+
+    def test_goldens_reproduce(self):
+        with open(os.path.join(MODELS_DIR, "embed_manifest.json")) as f:
+            man = json.load(f)
+        self.assertEqual(len(man["models"]), 4)
+        for e in man["models"]:
+            m = M.load_embed_gguf(os.path.join(MODELS_DIR, e["file"]))
+            rows = np.concatenate([m.hidden(t) for t in e["inputs"]]).astype(np.float32)
+            self.assertTrue(np.array_equal(rows, np.load(os.path.join(MODELS_DIR, e["golden"]))), e["name"])
+
+    def test_pool_and_normalize(self):
+        v = np.array([3.0, -4.0])
+        self.assertTrue(np.allclose(M.normalize(v, 2), [0.6, -0.8]))
+        self.assertTrue(np.allclose(M.normalize(v, 1), [3 / 7, -4 / 7]))
+        self.assertTrue(np.allclose(M.normalize(v, 0), [3 * 32760 / 4, -32760]))
+        self.assertTrue(np.array_equal(M.normalize(v, -1), v))
+        self.assertTrue(np.array_equal(M.normalize(np.zeros(2), 2), np.zeros(2)))
+        rows = np.arange(6.0).reshape(3, 2)
+        self.assertTrue(np.array_equal(M.pool(rows, "mean"), [2.0, 3.0]))
+        self.assertTrue(np.array_equal(M.pool(rows, "cls"), [0.0, 1.0]))
+        self.assertTrue(np.array_equal(M.pool(rows, "last"), [4.0, 5.0]))
+
+    def test_sliding_window_mask(self):
+        # With window 2 a query sees itself and the one key before it: identical keys and
+        # values v_t = t give the mean of the two.
+        T, D = 5, 2
+        q = np.zeros((T, 1, D))
+        k = np.zeros((T, 1, D))
+        v = np.arange(T, dtype=np.float64)[:, None, None].repeat(D, axis=2)
+        out = M.windowed_attention(q, k, v, 1, 1, 2)
+        self.assertTrue(np.allclose(out[:, 0], [0, 0.5, 1.5, 2.5, 3.5]))
+
+
 class TestGoldenModels(unittest.TestCase):
     def setUp(self):
         path = os.path.join(MODELS_DIR, "manifest.json")
