@@ -22,7 +22,8 @@ std::string temp_path(const std::string& stem) {
 }
 
 int run_tern(const std::string& args, std::string* out, bool merge_stderr) {
-    const std::string cmd = std::string(TERN_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+    // In parentheses, so ARGS may redirect stdout (> /dev/full) and stderr still comes here.
+    const std::string cmd = "(" + std::string(TERN_BINARY) + " " + args + ")" + (merge_stderr ? " 2>&1" : " 2>/dev/null");
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) throw std::runtime_error("popen failed: " + cmd);
     std::array<char, 4096> buf{};

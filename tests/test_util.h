@@ -12,7 +12,8 @@ namespace tern::test {
 std::string temp_path(const std::string& stem);
 
 // Runs `tern ARGS` (the binary built alongside the tests) through the shell,
-// capturing stdout (and stderr when `merge_stderr`); returns the exit code.
+// capturing stdout (and stderr when `merge_stderr`); returns the exit code
+// (128 + the signal when killed). ARGS may redirect stdout and stdin.
 int run_tern(const std::string& args, std::string* out, bool merge_stderr = false);
 
 std::vector<uint8_t> read_file(const std::string& path);
