@@ -388,5 +388,34 @@ TEST(CliHabits, ChatFirstMessageStopStringsAndColor) {
     fs::remove(none);
 }
 
+// On a terminal (script(1) gives chat a pseudo-terminal): libedit's history
+// brings back the last message with the up arrow, and the user's text is in
+// colour unless NO_COLOR is set.
+TEST(CliHabits, ChatOnATerminalHasHistoryAndColour) {
+    if (std::system("command -v script > /dev/null") != 0) GTEST_SKIP() << "needs script (bsdutils)";
+    const std::string keys = test::temp_path("keys.txt");
+    const std::string typed = "Hi\n\033[A\n";  // a message, then up-arrow and Enter
+    test::write_file(keys, std::vector<uint8_t>(typed.begin(), typed.end()));
+    auto on_tty = [&](const std::string& env) {
+        const std::string cmd = "timeout 60 script -qec \"" + env + std::string(TERN_BINARY) + " chat -m " + byte_model() +
+                                " --temp 0 -n 2 --verbose-prompt\" /dev/null < " + keys;
+        std::string out;
+        FILE* p = popen(cmd.c_str(), "r");
+        char buf[4096];
+        size_t n;
+        while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+        if (p) pclose(p);
+        return out;
+    };
+    const std::string out = on_tty("");
+    // Both turns sent "Hi": the second was recalled from history, not typed as an escape sequence.
+    std::string::size_type first = out.find("User: Hi<|eot_id|>"), second = out.rfind("User: Hi<|eot_id|>");
+    EXPECT_NE(first, std::string::npos) << out;
+    EXPECT_NE(first, second) << out;
+    EXPECT_TRUE(contains(out, "\033[32m")) << out;
+    EXPECT_FALSE(contains(on_tty("NO_COLOR=1 "), "\033[32m"));
+    fs::remove(keys);
+}
+
 }  // namespace
 }  // namespace tern

@@ -70,11 +70,7 @@ bool read_line(std::string& line, const std::string& prompt, bool tty) {
     }
 #endif
     if (tty) {
-        // The prompt's colour markers are libedit's (\001 ... \002 enclose what takes no room).
-        std::string shown;
-        for (char c : prompt)
-            if (c != '\001' && c != '\002') shown += c;
-        fmt::print("{}", shown);
+        fmt::print("{}", prompt);
         std::fflush(stdout);
     }
     return bool(std::getline(std::cin, line));
@@ -84,10 +80,11 @@ bool read_line(std::string& line, const std::string& prompt, bool tty) {
 // line does until an empty one). False at end of input.
 bool read_message(std::string& out, bool tty, bool multiline, bool color) {
     out.clear();
-    const std::string start = color ? std::string("\001") + kUserColor + "\002" : "";
     std::string line;
     for (bool first_line = true;; first_line = false) {
-        const bool got = read_line(line, (first_line ? "> " : "... ") + start, tty);
+        // The colour starts before the prompt: libedit would not pass it on inside one.
+        if (color && tty) fmt::print("{}", kUserColor);
+        const bool got = read_line(line, first_line ? "> " : "... ", tty);
         if (color && tty) {
             fmt::print("{}", kReset);
             std::fflush(stdout);
