@@ -252,7 +252,9 @@ void register_chat(CLI::App& app) {
     cmd->add_flag("--verbose-prompt", o->verbose_prompt, "Print each turn's rendered prompt and its tokens to stderr");
     cmd->add_flag("--single-turn", o->single_turn, "Exit after the first reply (also -st)");
     cmd->add_flag("--multiline-input", o->multiline, "A message ends at an empty line, not at each line (also -mli)");
-    cmd->add_option("--color", o->color, "Colour the user's text: on, off, auto (a terminal without NO_COLOR; also -co)")
+    // A bare --color means on (the "=on" help shows); without --color: auto.
+    cmd->add_option("--color", o->color, "Colour the user's text: on, off, or auto (the default without --color: on a "
+                                          "terminal without NO_COLOR); also -co")
         ->expected(0, 1)
         ->default_str("on")
         ->check(CLI::IsMember({"on", "off", "auto"}));
