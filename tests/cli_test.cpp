@@ -95,7 +95,7 @@ TEST(Cli, RunBadInput) {
     const std::string bad_utf8 = write_temp("bad.txt", std::string("caf\xe9 ol\xff", 8));
     const std::string long_prompt = write_temp("long.txt", std::string(100, 'a'));
     const Case cases[] = {
-        {"run -m " + byte_model() + " -p ''", "the prompt is empty"},
+        {"run -m " + byte_model() + " -p '' --no-bos", "the prompt is empty"},
         {"run -m " + byte_model() + " -f " + bad_utf8, "is not valid UTF-8"},
         {"run -m " + byte_model() + " -f " + long_prompt + " -c 32", "does not fit the context"},
         {"run -m " + byte_model() + " --prompt-tokens 1,x,3", "is not a token id"},

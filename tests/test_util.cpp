@@ -23,7 +23,8 @@ std::string temp_path(const std::string& stem) {
 }
 
 int run_tern(const std::string& args, std::string* out, bool merge_stderr) {
-    return run_command(std::string(TERN_BINARY) + " " + args, out, merge_stderr);
+    // In parentheses, so ARGS may redirect stdout (> /dev/full) and stderr still comes here.
+    return run_command("(" + std::string(TERN_BINARY) + " " + args + ")", out, merge_stderr);
 }
 
 int run_command(const std::string& command, std::string* out, bool merge_stderr) {

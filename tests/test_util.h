@@ -12,10 +12,11 @@ namespace tern::test {
 std::string temp_path(const std::string& stem);
 
 // Runs a shell command, capturing its stdout (and stderr when `merge_stderr`);
-// returns the exit code.
+// returns the exit code (128 + the signal when killed).
 int run_command(const std::string& cmd, std::string* out, bool merge_stderr = false);
 
-// run_command() of `tern ARGS` (the binary built alongside the tests).
+// run_command() of `tern ARGS` (the binary built alongside the tests); ARGS
+// may redirect stdout and stdin.
 int run_tern(const std::string& args, std::string* out, bool merge_stderr = false);
 
 std::vector<uint8_t> read_file(const std::string& path);

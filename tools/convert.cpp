@@ -36,12 +36,17 @@ void run_convert(ConvertOpts& o) {
     }
     if (!o.quiet) o.c.on_warning = [](const std::string& w) { fmt::print(stderr, "warning: {}\n", w); };
     convert::Result r;
+    // The writer fills OUT.tmp and renames it when complete (tern/gguf.h):
+    // Ctrl-C or a kill must not leave tens of MB of it behind.
+    remove_on_signal(o.out + ".tmp");
     try {
         r = convert::convert_checkpoint(o.dir, o.out, o.c);
     } catch (...) {
+        remove_on_signal("");
         if (progress_shown) fmt::print(stderr, "\n");
         throw;
     }
+    remove_on_signal("");
     if (progress_shown) fmt::print(stderr, "\n");
     if (!o.quiet) {
         const double s = seconds_since(t0);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -25,16 +26,20 @@ void write_npy_f32(const std::string& path, const float* data, const std::vector
     const std::string tmp = path + ".tmp";
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) throw Error(path + ": cannot create: " + std::strerror(errno));
+    cli::remove_on_signal(tmp);
     const uint16_t hlen = uint16_t(dict.size());
     bool ok = std::fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 && std::fwrite(&hlen, 2, 1, f) == 1 &&
               std::fwrite(dict.data(), 1, dict.size(), f) == dict.size() &&
               (count == 0 || std::fwrite(data, sizeof(float), size_t(count), f) == size_t(count));
     ok = (std::fclose(f) == 0) && ok;
-    if (!ok) {
+    std::error_code ec;
+    if (ok) std::filesystem::rename(tmp, path, ec);
+    const int err = ok ? ec.value() : errno;
+    cli::remove_on_signal("");
+    if (!ok || ec) {
         std::remove(tmp.c_str());
-        throw Error(path + ": write failed");
+        throw Error(path + ": write failed: " + std::strerror(err));
     }
-    std::filesystem::rename(tmp, path);
 }
 
 }  // namespace tern

@@ -15,11 +15,11 @@ void register_tokenize(CLI::App& app) {
     auto o = std::make_shared<Opts>();
     CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
     cmd->add_option("-m,--model", o->model, "GGUF model file (only its vocabulary is read)")->required();
-    cmd->add_option("-p,--prompt", o->prompt, "Text to tokenize (\"-\": stdin)");
-    cmd->add_option("-f,--file", o->file, "Read the text from a file");
+    CLI::Option* p = cmd->add_option("-p,--prompt", o->prompt, "Text to tokenize (\"-\": stdin)");
+    cmd->add_option("-f,--file", o->file, "Read the text from a file")->excludes(p);
     cmd->add_flag("--no-bos", o->no_bos, "Do not add the BOS token");
     cmd->add_flag("--pieces", o->pieces, "Print one `id<TAB>piece` per line");
-    cmd->add_flag("--parse-special", o->special, "Turn special-token text such as <|eot_id|> into those tokens");
+    cmd->add_flag("--parse-special,--special", o->special, "Turn special-token text such as <|eot_id|> into those tokens (also -sp)");
     cmd->callback([o] {
         const gguf::File f = gguf::File::open(o->model);
         if (!f.has("tokenizer.ggml.tokens")) throw Error(o->model + " has no tokenizer (no tokenizer.ggml.tokens)");

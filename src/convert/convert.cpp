@@ -10,6 +10,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -292,12 +293,38 @@ std::string model_name(const std::string& dir) {
     return name.empty() ? "model" : name;
 }
 
+// Refuses, before any work, an output that would destroy an input or cannot
+// be written: a directory, or (compared by device and inode, so hard links,
+// symbolic links and other spellings of the same file are caught) any file
+// of the checkpoint folder but an earlier .gguf; the same for the temporary
+// file the writer fills first (out.tmp).
+void check_output(const std::string& dir, const std::string& out) {
+    std::error_code ec;
+    if (out.empty()) throw Error("the output path is empty");
+    if (fs::is_directory(out, ec)) throw Error(out + ": the output is a directory; give a file name such as " +
+                                               (fs::path(out) / "model.gguf").string());
+    const fs::path parent = fs::path(out).parent_path().empty() ? fs::path(".") : fs::path(out).parent_path();
+    if (!fs::is_directory(parent, ec)) throw Error(out + ": the output's directory " + parent.string() + " does not exist");
+    for (const std::string& target : {out, out + ".tmp"}) {
+        struct stat t {};
+        if (::stat(target.c_str(), &t) != 0) continue;  // does not exist yet: nothing to protect
+        for (const auto& e : fs::directory_iterator(dir, ec)) {
+            struct stat s {};
+            if (e.path().extension() == ".gguf" || ::stat(e.path().c_str(), &s) != 0) continue;
+            if (s.st_dev == t.st_dev && s.st_ino == t.st_ino)
+                throw Error("the output " + target + " is the checkpoint's own file " + e.path().string() +
+                            " (the same inode): writing it would destroy the input; choose another output path");
+        }
+    }
+}
+
 }  // namespace
 
 Result convert_checkpoint(const std::string& dir, const std::string& out, const Options& opts) {
     const uint32_t linear_type = parse_linear_type(opts.linear_type);
     const uint32_t embd_type = parse_embd_type(opts.embd_type);
     if (!fs::is_directory(dir)) throw Error(dir + ": not a directory (give the Hugging Face checkpoint folder)");
+    check_output(dir, out);
     const fs::path cfg_path = fs::path(dir) / "config.json";
     if (!fs::exists(cfg_path)) throw Error(dir + ": config.json is missing; is this a Hugging Face checkpoint folder?");
     const nlohmann::json config = read_json_file(cfg_path.string());

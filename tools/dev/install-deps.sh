@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages tern needs, only those missing (so it works
 # offline once they are present). Usage: install-deps.sh build|test
 set -euo pipefail
-build_pkgs="build-essential cmake ninja-build pkg-config git libcli11-dev libfmt-dev nlohmann-json3-dev libpcre2-dev libcpp-httplib-dev libssl-dev"
+build_pkgs="build-essential cmake ninja-build pkg-config git libcli11-dev libfmt-dev nlohmann-json3-dev libpcre2-dev libcpp-httplib-dev libssl-dev libedit-dev"
 # nodejs, npm and chromium: the server's client tests (tests/serve_js: the openai
 # package, and the chat page in headless Chromium); prometheus: promtool checks
 # the server's alert rules (deploy/prometheus).
