@@ -10,7 +10,10 @@
 //                                     beta/s scaling) as the forward pass calls
 //                                     it, through tern's ThreadPool
 //   output/TABLE/TYPE/128256x2560/N:n/threads:T
-//                                     the 2B4T output projection (float_matmul)
+//                                     the 2B4T output projection as the forward
+//                                     pass runs it (F16: float_matmul; Q8_0,
+//                                     Q6_K: qdot_prepare + qdot_matmul)
+//   output-f32/TABLE/TYPE/...         Q8_0 / Q6_K through float_matmul (before qdot)
 // Counters: GB/s of weight bytes, GMAC/s (ternary MACs = rows*cols*N), and the
 // same as % of the probes measured in this process (pct_bw, pct_peak), so
 // ratios come from one run on one (noisy) machine.
@@ -326,7 +329,10 @@ std::vector<uint8_t>& output_matrix(GgmlType type, int64_t rows, int64_t cols, i
     return v;
 }
 
-void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads) {
+// As Forward::run applies it: Q8_0 / Q6_K through qdot (the tokens quantized
+// to int16 first, inside the timing), other types and `float_path` through
+// float_matmul (what Q8_0 / Q6_K used before qdot).
+void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads, bool float_path) {
     const int64_t rows = 128256, cols = 2560;
     int64_t row_bytes = 0;
     const auto& w = output_matrix(type, rows, cols, &row_bytes);
@@ -335,10 +341,18 @@ void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_
     std::normal_distribution<float> nd(0.0f, 1.0f);
     for (auto& v : x) v = nd(rng);
     ThreadPool& p = pool(threads);
+    const bool qdot = !float_path && kernels::qdot_supports(type, cols);
+    AlignedBuffer prep(size_t(n * kernels::qdot_prepared_bytes(cols)));
     auto body = [&](int, int64_t r0, int64_t r1) {
-        T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
+        if (qdot)
+            T->qdot_matmul(type, w.data(), row_bytes, cols, prep.data(), n, y.data(), rows, r0, r1);
+        else
+            T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
     };
-    auto run = [&] { p.parallel_for(rows, 64, body, n == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced); };
+    auto run = [&] {
+        if (qdot) T->qdot_prepare(x.data(), n, cols, cols, prep.data());
+        p.parallel_for(rows, 64, body, n == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced);
+    };
     run();
     double secs = 0;
     for (auto _ : st) {
@@ -404,12 +418,15 @@ int register_all() {
         }
     for (const KernelTable* T : tables)
         for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K})
-            for (int64_t n : {1, 16}) {
-                if (!all && (n != 1 || type == GgmlType::Q6_K)) continue;
+            for (bool float_path : {false, true})
+            for (int64_t n : {1, 8, 16}) {
+                if (float_path && type == GgmlType::F16) continue;  // F16 has only the float path
+                if (!all && (n != 1 || float_path)) continue;
                 for (int th : {1, 2}) {
-                    const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
-                                             "/128256x2560/N:" + std::to_string(n) + "/threads:" + std::to_string(th);
-                    benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th)
+                    const std::string name = std::string(float_path ? "output-f32/" : "output/") + T->name + "/" +
+                                             type_name(uint32_t(type)) + "/128256x2560/N:" + std::to_string(n) +
+                                             "/threads:" + std::to_string(th);
+                    benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th, float_path)
                         ->UseRealTime()
                         ->Unit(benchmark::kMillisecond)
                         ->MinTime(0.5)
