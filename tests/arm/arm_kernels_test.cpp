@@ -572,6 +572,20 @@ void test_attention(const tk::KernelTable& t) {
         }
 }
 
+// Outputs of rows [rb, re) that differ from want in any bit (or are NaN), plus
+// outputs outside the range that were written (no longer NaN).
+int64_t wrong_outputs(const std::vector<float>& y, const std::vector<float>& want, int64_t n, int64_t y_stride,
+                      int64_t rb, int64_t re) {
+    int64_t bad = 0;
+    for (int64_t tt = 0; tt < n; ++tt)
+        for (int64_t r = 0; r < y_stride; ++r) {
+            const float got = y[size_t(tt * y_stride + r)];
+            const bool in = r >= rb && r < re;
+            bad += in ? !(bits(got) == bits(want[size_t(tt * y_stride + r)]) && !std::isnan(got)) : !std::isnan(got);
+        }
+    return bad;
+}
+
 void test_float_matmul(const tk::KernelTable& t) {
     const std::pair<GgmlType, std::vector<int64_t>> cases[] = {
         {GgmlType::F32, {1, 5, 16, 17, 255, 600}},
@@ -600,14 +614,7 @@ void test_float_matmul(const tk::KernelTable& t) {
                         std::vector<float> y(size_t(n * y_stride), std::nanf(""));
                         t.float_matmul(type, w.data(), row_bytes, cols, x.data(), n, x_stride, y.data(), y_stride, rb,
                                        re);
-                        int64_t bad = 0;
-                        for (int64_t tt = 0; tt < n; ++tt)
-                            for (int64_t r = 0; r < y_stride; ++r) {
-                                const float got = y[size_t(tt * y_stride + r)];
-                                const bool in = r >= rb && r < re;
-                                bad += in ? !(bits(got) == bits(want[size_t(tt * y_stride + r)]) && !std::isnan(got))
-                                          : !std::isnan(got);
-                            }
+                        const int64_t bad = wrong_outputs(y, want, n, y_stride, rb, re);
                         check(bad == 0, fmt("%s float_matmul %s %lldx%lld n=%lld rows [%lld, %lld): %lld wrong", t.name,
                                             tern::type_name(uint32_t(type)), (long long)rows, (long long)cols,
                                             (long long)n, (long long)rb, (long long)re, (long long)bad));
@@ -682,14 +689,7 @@ void test_qdot(const tk::KernelTable& t) {
                     for (const auto& [rb, re] : std::vector<std::pair<int64_t, int64_t>>{{0, rows}, {a, b}}) {
                         std::vector<float> y(size_t(n * y_stride), std::nanf(""));
                         t.qdot_matmul(type, w.data(), row_bytes, cols, pg.data(), n, y.data(), y_stride, rb, re);
-                        int64_t bad = 0;
-                        for (int64_t tt = 0; tt < n; ++tt)
-                            for (int64_t r = 0; r < y_stride; ++r) {
-                                const float got = y[size_t(tt * y_stride + r)];
-                                const bool in = r >= rb && r < re;
-                                bad += in ? !(bits(got) == bits(want[size_t(tt * y_stride + r)]) && !std::isnan(got))
-                                          : !std::isnan(got);
-                            }
+                        const int64_t bad = wrong_outputs(y, want, n, y_stride, rb, re);
                         check(bad == 0, fmt("%s qdot_matmul %s %lldx%lld n=%lld rows [%lld, %lld)%s: %lld wrong",
                                             t.name, tern::type_name(uint32_t(type)), (long long)rows, (long long)cols,
                                             (long long)n, (long long)rb, (long long)re, extreme ? " extreme" : "",
