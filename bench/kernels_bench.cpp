@@ -10,7 +10,10 @@
 //                                     beta/s scaling) as the forward pass calls
 //                                     it, through tern's ThreadPool
 //   output/TABLE/TYPE/128256x2560/N:n/threads:T
-//                                     the 2B4T output projection (float_matmul)
+//                                     the 2B4T output projection as the forward
+//                                     pass runs it (F16: float_matmul; Q8_0,
+//                                     Q6_K: qdot_prepare + qdot_matmul)
+//   output-f32/TABLE/TYPE/...         Q8_0 / Q6_K through float_matmul (before qdot)
 // Counters: GB/s of weight bytes, GMAC/s (ternary MACs = rows*cols*N), and the
 // same as % of the probes measured in this process (pct_bw, pct_peak), so
 // ratios come from one run on one (noisy) machine.
@@ -298,35 +301,40 @@ void BM_ternary(benchmark::State& st, const KernelTable* T, TernaryFamily fam, S
 
 // ---------------------------------------------------------------- output projection
 
-std::vector<uint8_t>& output_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t* row_bytes) {
+// In huge-page memory (AlignedBuffer), as load.cpp copies the engine's output
+// matrix: from 4 KB pages Q6_K read ~10% slower here.
+AlignedBuffer& output_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t* row_bytes) {
     static std::mutex mu;
-    static std::map<int, std::vector<uint8_t>> cache;
+    static std::map<int, AlignedBuffer> cache;
     std::lock_guard<std::mutex> lock(mu);
     *row_bytes = type == GgmlType::F16 ? cols * 2 : type == GgmlType::Q8_0 ? cols / 32 * 34 : cols / 256 * 210;
     auto& v = cache[int(type)];
-    if (v.empty()) {
+    if (v.size() == 0) {
         cache.clear();  // one at a time: these are hundreds of MB
         auto& w = cache[int(type)];
-        w.resize(size_t(rows * *row_bytes));
+        w = AlignedBuffer(size_t(rows * *row_bytes));
         uint64_t seed = 42;
         for (size_t i = 0; i + 8 <= w.size(); i += 8) {
             uint64_t z = splitmix(seed);
             if (type == GgmlType::F16) z &= 0xbbffbbffbbffbbffull;  // exponents < 30: finite halves
-            std::memcpy(&w[i], &z, 8);
+            std::memcpy(w.data() + i, &z, 8);
         }
         const int64_t block = type == GgmlType::Q8_0 ? 34 : type == GgmlType::Q6_K ? 210 : 0;
         const int64_t d_off = type == GgmlType::Q8_0 ? 0 : 208;
         if (block)
             for (size_t b = 0; b + size_t(block) <= w.size(); b += size_t(block)) {
                 const uint16_t d = 0x1c00;  // a small finite scale
-                std::memcpy(&w[b + size_t(d_off)], &d, 2);
+                std::memcpy(w.data() + b + size_t(d_off), &d, 2);
             }
         return w;
     }
     return v;
 }
 
-void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads) {
+// As Forward::run applies it: Q8_0 / Q6_K through qdot (the tokens quantized
+// to int16 first, inside the timing), other types and `float_path` through
+// float_matmul (what Q8_0 / Q6_K used before qdot).
+void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_t n, int threads, bool float_path) {
     const int64_t rows = 128256, cols = 2560;
     int64_t row_bytes = 0;
     const auto& w = output_matrix(type, rows, cols, &row_bytes);
@@ -335,10 +343,18 @@ void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_
     std::normal_distribution<float> nd(0.0f, 1.0f);
     for (auto& v : x) v = nd(rng);
     ThreadPool& p = pool(threads);
+    const bool qdot = !float_path && kernels::qdot_supports(type, cols);
+    AlignedBuffer prep(size_t(n * kernels::qdot_prepared_bytes(cols)));
     auto body = [&](int, int64_t r0, int64_t r1) {
-        T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
+        if (qdot)
+            T->qdot_matmul(type, w.data(), row_bytes, cols, prep.data(), n, y.data(), rows, r0, r1);
+        else
+            T->float_matmul(type, w.data(), row_bytes, cols, x.data(), n, cols, y.data(), rows, r0, r1);
     };
-    auto run = [&] { p.parallel_for(rows, 64, body, n == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced); };
+    auto run = [&] {
+        if (qdot) T->qdot_prepare(x.data(), n, cols, cols, prep.data());
+        p.parallel_for(rows, 64, body, n == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced);
+    };
     run();
     double secs = 0;
     for (auto _ : st) {
@@ -404,12 +420,15 @@ int register_all() {
         }
     for (const KernelTable* T : tables)
         for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K})
+            for (bool float_path : {false, true})
             for (int64_t n : {1, 8, 16}) {
-                if (!all && ((n != 1 && n != 8) || type == GgmlType::Q6_K)) continue;
+                if (float_path && type == GgmlType::F16) continue;  // F16 has only the float path
+                if (!all && ((n != 1 && n != 8) || float_path)) continue;
                 for (int th : {1, 2}) {
-                    const std::string name = std::string("output/") + T->name + "/" + type_name(uint32_t(type)) +
-                                             "/128256x2560/N:" + std::to_string(n) + "/threads:" + std::to_string(th);
-                    benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th)
+                    const std::string name = std::string(float_path ? "output-f32/" : "output/") + T->name + "/" +
+                                             type_name(uint32_t(type)) + "/128256x2560/N:" + std::to_string(n) +
+                                             "/threads:" + std::to_string(th);
+                    benchmark::RegisterBenchmark(name.c_str(), BM_output, T, type, n, th, float_path)
                         ->UseRealTime()
                         ->Unit(benchmark::kMillisecond)
                         ->MinTime(0.5)

@@ -93,6 +93,15 @@ struct KernelTable {
     // One row of such a matrix to f32 (embedding lookup).
     void (*dequantize_row)(GgmlType type, const uint8_t* src, float* dst, int64_t cols) = nullptr;
 
+    // Quantized output matrices (Q8_0, Q6_K) at memory speed (SPEC §2, arithmetic in ref.h):
+    // qdot_prepare quantizes each f32 activation row once to int16 with one
+    // scale per token (qdot_prepared_bytes(cols) per token, 64-byte aligned);
+    // qdot_matmul runs integer dot products against the blocks as stored:
+    // y[t * y_stride + r] ~ W[r] . x[t] for t < n, row_begin <= r < row_end.
+    void (*qdot_prepare)(const float* x, int64_t n, int64_t cols, int64_t x_stride, uint8_t* out) = nullptr;
+    void (*qdot_matmul)(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared,
+                        int64_t n, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) = nullptr;
+
     // Attention (kernels/attention.inc: one source for every table, so the
     // same bits everywhere). Each output is one sum in index order from +0.0f.
     // Scores of n tokens against one block of keys stored transposed, row d
@@ -106,6 +115,16 @@ struct KernelTable {
     void (*attn_values)(const float* a, int64_t n, int64_t a_stride, const float* v, int64_t v_stride, int64_t keys,
                         int64_t D, float* out, int64_t o_stride, bool accumulate) = nullptr;
 };
+
+// Prepared activations of qdot_*: per token a 64-byte header (the float scale s
+// first), then int16 a[cols], zero-padded to 64 bytes. |a| <= kQdotMax.
+inline constexpr int64_t kQdotHeader = 64;
+inline constexpr int kQdotMax = 32767;
+inline constexpr int64_t qdot_prepared_bytes(int64_t cols) { return kQdotHeader + (2 * cols + 63) / 64 * 64; }
+// The types and row lengths qdot_matmul takes (whole blocks).
+inline bool qdot_supports(GgmlType type, int64_t cols) {
+    return (type == GgmlType::Q8_0 && cols % 32 == 0) || (type == GgmlType::Q6_K && cols % 256 == 0);
+}
 
 // Keys per block of the transposed key layout attn_scores reads.
 inline constexpr int64_t kAttnKeyBlock = 64;

@@ -142,6 +142,31 @@ std::string test_float(const KernelTable& T, std::mt19937& rng, bool dequant) {
     return "";
 }
 
+std::string test_qdot(const KernelTable& T, std::mt19937& rng) {
+    for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q6_K})
+        for (int64_t cols : {int64_t(256), int64_t(2560)}) {
+            const int64_t rows = 9, stride = qdot_prepared_bytes(cols);
+            int64_t row_bytes = 0;
+            const auto w = float_weights(type, rows, cols, rng, &row_bytes);
+            for (int64_t n : {1, 3, 8}) {
+                std::normal_distribution<float> nd(0.0f, 1.0f);
+                std::vector<float> x(size_t(n * cols));
+                for (auto& v : x) v = nd(rng);
+                AlignedBuffer pa(size_t(n * stride)), pb(size_t(n * stride));
+                ref::qdot_prepare(x.data(), n, cols, cols, pa.data());
+                T.qdot_prepare(x.data(), n, cols, cols, pb.data());
+                const std::string where = std::string(type_name(uint32_t(type))) + " cols=" + std::to_string(cols) +
+                                          " n=" + std::to_string(n);
+                if (std::memcmp(pa.data(), pb.data(), pa.size()) != 0) return "prepare differs at " + where;
+                std::vector<float> a(size_t(n * rows), NAN), b(size_t(n * rows), NAN);
+                ref::qdot_matmul(type, w.data(), row_bytes, cols, pa.data(), n, a.data(), rows, 1, rows);
+                T.qdot_matmul(type, w.data(), row_bytes, cols, pb.data(), n, b.data(), rows, 1, rows);
+                if (std::memcmp(a.data(), b.data(), a.size() * 4) != 0) return "differs at " + where;
+            }
+        }
+    return "";
+}
+
 std::string test_attention(const KernelTable& T, std::mt19937& rng) {
     std::normal_distribution<float> nd(0.0f, 1.0f);
     const int64_t D = 128, n = 3, keys = 50, B = kAttnKeyBlock;
@@ -188,6 +213,7 @@ std::vector<SelfTestResult> self_test(const KernelTable& table, uint64_t seed) {
     }
     record("float_matmul", table.float_matmul != nullptr, [&] { return test_float(table, rng, false); });
     record("dequantize_row", table.dequantize_row != nullptr, [&] { return test_float(table, rng, true); });
+    record("qdot", table.qdot_prepare && table.qdot_matmul, [&] { return test_qdot(table, rng); });
     record("attention", table.attn_scores && table.attn_values, [&] { return test_attention(table, rng); });
     return out;
 }

@@ -12,7 +12,7 @@
 namespace tern::kernels {
 
 struct SelfTestResult {
-    std::string kernel;  // "quantize_rows", "i2s", "tl1", "tl2", "float_matmul", "dequantize_row"
+    std::string kernel;  // "quantize_rows", "i2s", "tl1", "tl2", "float_matmul", "dequantize_row", "qdot"
     bool passed = false;
     std::string detail;  // what differed first (empty when passed or not offered)
     bool offered = true; // false: the table has no such kernel (not a failure)

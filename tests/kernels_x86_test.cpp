@@ -6,6 +6,7 @@
 //   sub-ranges that do not line up with any tile, outputs poisoned first;
 // - TL1 / TL2 (x86 layouts): table build and table lookup as separate steps;
 // - float_matmul / dequantize_row for F32, F16, BF16, Q8_0, Q6_K;
+// - qdot_prepare / qdot_matmul for Q8_0, Q6_K, 1 to 16 tokens;
 // - the whole forward pass of every test model on each table and family
 //   equals the forward pass on the reference table.
 // Tables the CPU lacks are skipped (listed in the output), never faked.
@@ -458,6 +459,79 @@ TEST(KernelsX86, FloatMatmulAndDequantizeEqualRef) {
     }
 }
 
+// qdot (quantized output matrices x int16 activations): every table's
+// prepare and matmul equal ref bit for bit, for Q8_0 and Q6_K, odd row counts,
+// 1 to 16 tokens (the multi-token row blocking), row sub-ranges; and at the
+// int32 limit: Q6_K scales -128 with codes 0 (|w| = 4096) against |a| = 32767.
+TEST(KernelsX86, QdotMatmulEqualsRef) {
+    std::mt19937 rng(37);
+    std::normal_distribution<float> nd(0.0f, 2.0f);
+    for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q6_K}) {
+        const std::vector<int64_t> col_list = type == GgmlType::Q8_0 ? std::vector<int64_t>{32, 96, 256, 2560}
+                                                                     : std::vector<int64_t>{256, 512, 2560};
+        for (int64_t cols : col_list)
+            for (int64_t rows : {1, 3, 4, 5, 9, 17, 70}) {
+                int64_t row_bytes = 0;
+                auto w = float_matrix(type, rows, cols, rng, &row_bytes);
+                for (int64_t n : {1, 2, 3, 4, 5, 8, 16}) {
+                    const int64_t x_stride = cols + 3, y_stride = rows + 2, stride = qdot_prepared_bytes(cols);
+                    std::vector<float> x(size_t(n * x_stride), std::nanf(""));
+                    for (int64_t t = 0; t < n; ++t)
+                        for (int64_t j = 0; j < cols; ++j) x[size_t(t * x_stride + j)] = nd(rng);
+                    const bool extreme = n == 2 && type == GgmlType::Q6_K;
+                    if (extreme) {  // every weight -4096 (scale -128, code 0), every activation at +-32767
+                        for (int64_t r = 0; r < rows; ++r)
+                            for (int64_t b = 0; b < cols / 256; ++b) {
+                                uint8_t* blk = w.data() + r * row_bytes + b * 210;
+                                std::memset(blk, 0, 192);
+                                std::memset(blk + 192, 0x80, 16);
+                            }
+                        for (int64_t j = 0; j < cols; ++j) x[size_t(j)] = 3.0f, x[size_t(x_stride + j)] = -3.0f;
+                    }
+                    AlignedBuffer want_prep(size_t(n * stride)), got_prep(size_t(n * stride));
+                    ref::qdot_prepare(x.data(), n, cols, x_stride, want_prep.data());
+                    for (const auto& [rb, re] :
+                         std::vector<std::pair<int64_t, int64_t>>{{0, rows}, {rows / 3, rows - rows / 4}}) {
+                        std::vector<float> want(size_t(n * y_stride), std::nanf("")), got = want;
+                        ref::qdot_matmul(type, w.data(), row_bytes, cols, want_prep.data(), n, want.data(), y_stride,
+                                         rb, re);
+                        for (const auto* T : simd_tables()) {
+                            ASSERT_NE(T->qdot_prepare, nullptr) << T->name;
+                            ASSERT_NE(T->qdot_matmul, nullptr) << T->name;
+                            std::memset(got_prep.data(), 0x55, got_prep.size());
+                            T->qdot_prepare(x.data(), n, cols, x_stride, got_prep.data());
+                            ASSERT_EQ(0, std::memcmp(got_prep.data(), want_prep.data(), got_prep.size())) << T->name;
+                            std::fill(got.begin(), got.end(), std::nanf(""));
+                            T->qdot_matmul(type, w.data(), row_bytes, cols, got_prep.data(), n, got.data(), y_stride,
+                                           rb, re);
+                            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4))
+                                << T->name << " " << type_name(uint32_t(type)) << " " << rows << "x" << cols
+                                << " n=" << n << " rows [" << rb << ", " << re << ")" << (extreme ? " extreme" : "");
+                        }
+                        if (extreme) {  // token 0: sum over blocks of 4096 * 32767 * 256 * d / s (w = -128 * -32)
+                            const double s = double(32767.0f / 3.0f);
+                            for (int64_t r = rb; r < re; ++r) {
+                                double expect = 0;
+                                for (int64_t b = 0; b < cols / 256; ++b)
+                                    expect += 4096.0 * 32767.0 * 256.0 *
+                                              double(fp16_to_f32(f32_to_fp16(0.001f * float(1 + (r * (cols / 256) + b) % 5)))) / s;
+                                EXPECT_NEAR(want[size_t(r)], expect, 1e-5 * expect) << r;
+                            }
+                        }
+                    }
+                }
+            }
+    }
+    // Types and shapes outside the contract throw the reference's error.
+    std::vector<uint8_t> w(4096);
+    AlignedBuffer prep(size_t(qdot_prepared_bytes(256)));
+    std::vector<float> y(4);
+    for (const auto* T : simd_tables()) {
+        EXPECT_THROW(T->qdot_matmul(GgmlType::F16, w.data(), 512, 256, prep.data(), 1, y.data(), 1, 0, 1), Error);
+        EXPECT_THROW(T->qdot_matmul(GgmlType::Q6_K, w.data(), 210, 128, prep.data(), 1, y.data(), 1, 0, 1), Error);
+    }
+}
+
 // The attention kernels: ref equals the contract's sums written out here
 // (index order from +0.0f, product then add), and every table equals ref bit
 // for bit, on ragged key counts, head sizes that are not multiples of the key
@@ -593,6 +667,29 @@ TEST(KernelsX86, ForwardPassOnEveryTableEqualsRef) {
                     EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4))
                         << T->name << " " << fam << " n_batch=" << n_batch;
                 }
+    }
+}
+
+// Quantized output matrices (qdot) in a whole forward pass: tiny bitnet-25
+// models with a Q6_K and a Q8_0 tied embedding, every table, prefill and
+// decode kernels, equal ref bit for bit. (The golden models with Q8_0 heads
+// check closeness to the float64 reference in forward_test.)
+TEST(KernelsX86, ForwardPassQuantizedOutputEveryTableEqualsRef) {
+    for (GgmlType type : {GgmlType::Q6_K, GgmlType::Q8_0}) {
+        SCOPED_TRACE(type_name(uint32_t(type)));
+        test::TinyShape shape;
+        shape.embd_type = uint32_t(type);
+        TestModel tm{type_name(uint32_t(type)), test::temp_path(std::string("qdot_") + type_name(uint32_t(type))) + ".gguf",
+                     "relu2", {1, 17, 300, 5, 5, 42, 7, 260, 99}};
+        test::write_bitnet_cpp_style_gguf(tm.file, shape, 9);
+        const auto want = forward_logits(tm, "ref", "i2s", 512);
+        for (const auto* T : simd_tables())
+            for (int64_t n_batch : {int64_t(512), int64_t(1)}) {
+                const auto got = forward_logits(tm, T->name, "i2s", n_batch);
+                ASSERT_EQ(got.size(), want.size());
+                EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4)) << T->name << " n_batch=" << n_batch;
+            }
+        std::remove(tm.file.c_str());
     }
 }
 

@@ -27,6 +27,8 @@ TEST(RefTable, Entries) {
     EXPECT_NE(T().quantize_rows, nullptr);
     EXPECT_NE(T().float_matmul, nullptr);
     EXPECT_NE(T().dequantize_row, nullptr);
+    EXPECT_NE(T().qdot_prepare, nullptr);
+    EXPECT_NE(T().qdot_matmul, nullptr);
     for (int f = 0; f < kTernaryFamilies; ++f) {
         const TernaryKernels& k = T().ternary[f];
         EXPECT_NE(k.repack, nullptr) << f;
@@ -456,6 +458,90 @@ TEST(RefFloat, MatmulAllTypes) {
         for (int64_t t = 0; t < n; ++t)
             for (int64_t r = rows; r < rows + 2; ++r) EXPECT_TRUE(std::isnan(y[size_t(t * (rows + 2) + r)]));
     }
+}
+
+// ---------------------------------------------------------------- qdot
+
+// Activations to int16: s = 32767 / max|x|, half to even, header holds s.
+TEST(RefQdot, PrepareByHand) {
+    const float x[6] = {1.0f, -0.5f, 0.25f, 0.0f, -1.0f, 3.0517578125e-5f};  // the last is 1/32768
+    AlignedBuffer p(size_t(qdot_prepared_bytes(6)));
+    std::memset(p.data(), 0x55, p.size());
+    T().qdot_prepare(x, 1, 6, 6, p.data());
+    float s;
+    std::memcpy(&s, p.data(), 4);
+    EXPECT_EQ(s, 32767.0f);
+    const int16_t* a = reinterpret_cast<const int16_t*>(p.data() + kQdotHeader);
+    EXPECT_EQ(a[0], 32767);
+    EXPECT_EQ(a[1], -16384);  // -16383.5 to even
+    EXPECT_EQ(a[2], 8192);    // 8191.75
+    EXPECT_EQ(a[3], 0);
+    EXPECT_EQ(a[4], -32767);
+    EXPECT_EQ(a[5], 1);       // 0.99997
+    for (int j = 6; j < 32; ++j) EXPECT_EQ(a[j], 0) << j;  // padding zeroed
+}
+
+// qdot_matmul by hand: a Q8_0 row of two blocks (lanes, float step, fold, / s
+// written out), a Q6_K row against its dequantized values, and both close to
+// the float product.
+TEST(RefQdot, MatmulByHand) {
+    // Q8_0: block 0 d = 1, q_e = e - 16; block 1 d = 0.5, q_e = 3.
+    std::vector<uint8_t> w(68);
+    const uint16_t d0 = 0x3c00, d1 = 0x3800;
+    std::memcpy(w.data(), &d0, 2);
+    std::memcpy(w.data() + 34, &d1, 2);
+    for (int e = 0; e < 32; ++e) w[size_t(2 + e)] = uint8_t(int8_t(e - 16)), w[size_t(36 + e)] = 3;
+    std::vector<float> x(64);
+    for (int j = 0; j < 64; ++j) x[size_t(j)] = float(j % 7) - 2.5f;
+    AlignedBuffer p(size_t(qdot_prepared_bytes(64)));
+    T().qdot_prepare(x.data(), 1, 64, 64, p.data());
+    float s;
+    std::memcpy(&s, p.data(), 4);
+    const int16_t* a = reinterpret_cast<const int16_t*>(p.data() + kQdotHeader);
+    float acc[16] = {};
+    for (int i = 0; i < 16; ++i) acc[i] += float((2 * i - 16) * a[2 * i] + (2 * i + 1 - 16) * a[2 * i + 1]) * 1.0f;
+    for (int i = 0; i < 16; ++i) acc[i] += float(3 * a[32 + 2 * i] + 3 * a[33 + 2 * i]) * 0.5f;
+    for (int h = 8; h >= 1; h /= 2)
+        for (int i = 0; i < h; ++i) acc[i] = acc[i] + acc[i + h];
+    float y[2] = {std::nanf(""), std::nanf("")};
+    T().qdot_matmul(GgmlType::Q8_0, w.data(), 68, 64, p.data(), 1, y, 1, 0, 1);
+    EXPECT_EQ(y[0], acc[0] / s);
+    EXPECT_TRUE(std::isnan(y[1]));
+    std::vector<float> wf(64);
+    T().dequantize_row(GgmlType::Q8_0, w.data(), wf.data(), 64);
+    double dot = 0, mag = 0;
+    for (int j = 0; j < 64; ++j) dot += double(wf[size_t(j)]) * x[size_t(j)], mag += std::fabs(double(wf[size_t(j)]) * x[size_t(j)]);
+    EXPECT_NEAR(y[0], dot, 1e-4 * mag);
+
+    // Q6_K: random blocks; equal to the exact integer dot of the dequantized
+    // weights with the int16 activations, up to float rounding.
+    std::mt19937 rng(5);
+    const int64_t cols = 512;
+    std::vector<uint8_t> q6(size_t(cols / 256 * 210));
+    for (auto& v : q6) v = uint8_t(rng());
+    for (int b = 0; b < 2; ++b) {
+        const uint16_t d = f32_to_fp16(0.002f * float(b + 1));
+        std::memcpy(q6.data() + b * 210 + 208, &d, 2);
+    }
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> xr(static_cast<size_t>(cols)), wr(static_cast<size_t>(cols));
+    for (auto& v : xr) v = nd(rng);
+    AlignedBuffer p6(size_t(qdot_prepared_bytes(cols)));
+    T().qdot_prepare(xr.data(), 1, cols, cols, p6.data());
+    std::memcpy(&s, p6.data(), 4);
+    const int16_t* a6 = reinterpret_cast<const int16_t*>(p6.data() + kQdotHeader);
+    T().dequantize_row(GgmlType::Q6_K, q6.data(), wr.data(), cols);
+    double exact = 0, fdot = 0;
+    mag = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+        exact += double(wr[size_t(j)]) * double(a6[j]) / double(s);
+        fdot += double(wr[size_t(j)]) * double(xr[size_t(j)]);
+        mag += std::fabs(double(wr[size_t(j)]) * double(xr[size_t(j)]));
+    }
+    T().qdot_matmul(GgmlType::Q6_K, q6.data(), 210 * 2, cols, p6.data(), 1, y, 1, 0, 1);
+    EXPECT_NEAR(y[0], exact, 1e-6 * mag);
+    EXPECT_NEAR(y[0], fdot, 1e-4 * mag);
+    EXPECT_THROW(T().qdot_matmul(GgmlType::F32, q6.data(), 2048, 512, p6.data(), 1, y, 1, 0, 1), Error);
 }
 
 TEST(RefFloat, DequantizeSmallTypesByHand) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "kernels/formats.h"
+#include "kernels/ternary_formats.h"
 #include "tern/gguf.h"
 
 namespace tern::test {
@@ -129,7 +130,29 @@ void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& s, ui
     };
     const auto I2S = uint32_t(GgmlType::I2_S), F32 = uint32_t(GgmlType::F32);
     const int64_t H = s.hidden, I = s.ffn, kv = s.hidden / s.heads * s.kv_heads;
-    w.add_tensor("token_embd.weight", {H, s.vocab}, uint32_t(GgmlType::F16), f16_tensor(H * s.vocab));
+    std::vector<uint8_t> embd;
+    if (s.embd_type == uint32_t(GgmlType::Q8_0)) {
+        std::vector<float> row(static_cast<size_t>(H));
+        embd.resize(size_t(s.vocab * H / 32 * 34));
+        for (int64_t r = 0; r < s.vocab; ++r) {
+            for (auto& v : row) v = 0.02f * normal(rng);
+            kernels::quantize_row_q8_0(row.data(), reinterpret_cast<BlockQ8_0*>(embd.data() + r * (H / 32 * 34)), H);
+        }
+    } else if (s.embd_type == uint32_t(GgmlType::Q6_K)) {
+        // Random codes, scales in [16, 127], d so that values are ~0.02 like the F16 ones.
+        embd.resize(size_t(s.vocab * H / 256 * 210));
+        for (size_t b = 0; b < embd.size(); b += 210) {
+            for (size_t k = 0; k < 192; ++k) embd[b + k] = uint8_t(rng());
+            for (size_t k = 192; k < 208; ++k) embd[b + k] = uint8_t(16 + rng() % 112);
+            const uint16_t d = f32_to_fp16(2.5e-5f);
+            std::memcpy(&embd[b + 208], &d, 2);
+        }
+    } else if (s.embd_type == uint32_t(GgmlType::F16)) {
+        embd = f16_tensor(H * s.vocab);
+    } else {
+        throw std::invalid_argument("write_bitnet_cpp_style_gguf: embd_type must be F16, Q8_0 or Q6_K");
+    }
+    w.add_tensor("token_embd.weight", {H, s.vocab}, s.embd_type, std::move(embd));
     w.add_tensor("output_norm.weight", {H}, F32, norm(H));
     for (int64_t l = 0; l < s.layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";

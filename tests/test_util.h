@@ -34,10 +34,11 @@ void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 // Shape of a small BitNet model for file-level tests.
 struct TinyShape {
     int64_t vocab = 320, hidden = 256, ffn = 512, layers = 2, heads = 4, kv_heads = 2, context = 256;
+    uint32_t embd_type = 1;  // token_embd (tied output): F16 (1), Q8_0 (8) or Q6_K (14, random valid blocks)
 };
 
 // Writes a GGUF laid out as bitnet.cpp's converter writes 2B4T: arch
-// `bitnet-25`, F16 token_embd, F32 norms, I2_S (type 36) linears with random
+// `bitnet-25`, F16 (or shape.embd_type) token_embd, F32 norms, I2_S (type 36) linears with random
 // codes, a `gpt2` tokenizer without a `pre` key (dummy pieces). Deterministic.
 void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& shape, uint64_t seed = 1);
 

@@ -93,6 +93,8 @@ int16_t tl2_table_entry(const uint8_t* table, int64_t group, int idx);  // idx 0
 void float_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n,
                   int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end);
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols);
+void qdot_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared, int64_t n,
+                 float* y, int64_t y_stride, int64_t row_begin, int64_t row_end);
 void attn_scores(const float* q, int64_t n, int64_t q_stride, int64_t D, const float* kt, int64_t keys, float* s,
                  int64_t s_stride);
 void attn_values(const float* a, int64_t n, int64_t a_stride, const float* v, int64_t v_stride, int64_t keys,

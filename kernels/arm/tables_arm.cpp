@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "kernels/arm/neon.h"
+#include "kernels/ref/ref.h"
 
 namespace tern::kernels {
 
@@ -31,6 +32,8 @@ KernelTable neon_table(const char* name, decltype(TernaryKernels::matmul) i2s_ma
                                           neon::tl2_matmul};
     k.float_matmul = neon::float_matmul;
     k.dequantize_row = neon::dequantize_row;
+    k.qdot_prepare = ref::qdot_prepare;  // once per token: not worth a SIMD copy
+    k.qdot_matmul = neon::qdot_matmul;
     k.attn_scores = neon::attn_scores;
     k.attn_values = neon::attn_values;
     return k;

@@ -17,6 +17,8 @@ const KernelTable* table_ref() {
                                               ref::tl2_matmul};
         k.float_matmul = ref::float_matmul;
         k.dequantize_row = ref::dequantize_row;
+        k.qdot_prepare = ref::qdot_prepare;
+        k.qdot_matmul = ref::qdot_matmul;
         k.attn_scores = ref::attn_scores;
         k.attn_values = ref::attn_values;
         return k;

@@ -167,7 +167,7 @@ int16_t tl2_table_entry(const uint8_t* table, int64_t group, int idx) {
     return int16_t(uint16_t(table[group * 32 + idx] | (table[group * 32 + 16 + idx] << 8)));
 }
 
-// ---------------------------------------------------------------- float fallbacks
+// ---------------------------------------------------------------- float and qdot fallbacks
 
 void float_matmul_fallback(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x,
                            int64_t n, int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin,
@@ -177,6 +177,11 @@ void float_matmul_fallback(GgmlType type, const uint8_t* w, int64_t row_bytes, i
 
 void dequantize_row_fallback(GgmlType type, const uint8_t* src, float* dst, int64_t cols) {
     ref::dequantize_row(type, src, dst, cols);
+}
+
+void qdot_matmul_fallback(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared,
+                          int64_t n, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    ref::qdot_matmul(type, w, row_bytes, cols, prepared, n, y, y_stride, row_begin, row_end);
 }
 
 }  // namespace tern::kernels::x86

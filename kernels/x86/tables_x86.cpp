@@ -10,6 +10,7 @@
 //               512-bit pshufb TL1/TL2, 512-bit float
 //   avx512vnni  avx512 + AVX512-VNNI (Cascade Lake, Ice Lake, Zen 4+): vpdpbusd
 //               I2S, the rest from avx512
+#include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
 
 namespace tern::kernels {
@@ -38,6 +39,8 @@ const KernelTable* table_avx2() {
                                               avx2::tl2_matmul};
         k.float_matmul = avx2::float_matmul;
         k.dequantize_row = avx2::dequantize_row;
+        k.qdot_prepare = ref::qdot_prepare;  // once per token: not worth a SIMD copy
+        k.qdot_matmul = avx2::qdot_matmul;
         k.attn_scores = avx2::attn_scores;
         k.attn_values = avx2::attn_values;
         return k;
@@ -50,6 +53,7 @@ const KernelTable* table_avxvnni() {
         KernelTable k = *table_avx2();
         k.name = "avxvnni";
         k.ternary[int(TernaryFamily::i2s)].matmul = avxvnni::i2s_matmul;
+        k.qdot_matmul = avxvnni::qdot_matmul;
         return k;
     }();
     return &t;
@@ -68,6 +72,8 @@ const KernelTable* table_avx512() {
                                               avx512::tl2_matmul};
         k.float_matmul = avx512::float_matmul;
         k.dequantize_row = avx512::dequantize_row;
+        k.qdot_prepare = ref::qdot_prepare;  // once per token: not worth a SIMD copy
+        k.qdot_matmul = avx512::qdot_matmul;
         k.attn_scores = avx512::attn_scores;
         k.attn_values = avx512::attn_values;
         return k;
@@ -80,6 +86,7 @@ const KernelTable* table_avx512vnni() {
         KernelTable k = *table_avx512();
         k.name = "avx512vnni";
         k.ternary[int(TernaryFamily::i2s)].matmul = avx512vnni::i2s_matmul;
+        k.qdot_matmul = avx512vnni::qdot_matmul;
         return k;
     }();
     return &t;

@@ -83,6 +83,8 @@ void float_matmul_fallback(GgmlType type, const uint8_t* w, int64_t row_bytes, i
                            int64_t n, int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin,
                            int64_t row_end);
 void dequantize_row_fallback(GgmlType type, const uint8_t* src, float* dst, int64_t cols);
+void qdot_matmul_fallback(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared,
+                          int64_t n, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end);
 
 }  // namespace x86
 
@@ -111,6 +113,11 @@ void dequantize_row_fallback(GgmlType type, const uint8_t* src, float* dst, int6
     void i2s_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,      \
                     int64_t row_begin, int64_t row_end);
 
+// Quantized output matrices x int16 activations (qdot_kernel.inc); every ISA namespace has one.
+#define TERN_X86_DECLARE_QDOT                                                                                      \
+    void qdot_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared,   \
+                     int64_t n, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end);
+
 // The int8 dot-product peak probe (bench/): returns a checksum; MACs done by
 // `iters` iterations from int8_peak_probe_macs. Every ISA namespace has one.
 #define TERN_X86_DECLARE_PROBE                               \
@@ -119,26 +126,31 @@ void dequantize_row_fallback(GgmlType type, const uint8_t* src, float* dst, int6
 
 namespace avx2 {
 TERN_X86_DECLARE_PROBE
+TERN_X86_DECLARE_QDOT
 TERN_X86_DECLARE_COMMON
 TERN_X86_DECLARE_I2S
 }  // namespace avx2
 namespace avxvnni {
 TERN_X86_DECLARE_PROBE
+TERN_X86_DECLARE_QDOT
 TERN_X86_DECLARE_I2S
 }  // namespace avxvnni
 namespace avx512 {
 TERN_X86_DECLARE_PROBE
+TERN_X86_DECLARE_QDOT
 TERN_X86_DECLARE_COMMON
 TERN_X86_DECLARE_I2S
 }  // namespace avx512
 namespace avx512vnni {
 TERN_X86_DECLARE_PROBE
+TERN_X86_DECLARE_QDOT
 TERN_X86_DECLARE_I2S
 }  // namespace avx512vnni
 
 #undef TERN_X86_DECLARE_COMMON
 #undef TERN_X86_DECLARE_I2S
 #undef TERN_X86_DECLARE_PROBE
+#undef TERN_X86_DECLARE_QDOT
 
 // Tile sizes each table repacks with.
 inline constexpr int kI2sTileRows256 = 8, kI2sTileRows512 = 16;

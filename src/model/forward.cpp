@@ -11,6 +11,16 @@
 
 namespace tern {
 
+namespace {
+
+// Quantized output matrices run as integer dot products against int16
+// activations (ref.h, SPEC §2); other types as float products.
+bool uses_qdot(const ModelWeights& w) {
+    return w.table->qdot_matmul && kernels::qdot_supports(w.output.type, w.output.cols);
+}
+
+}  // namespace
+
 Forward::Forward(const ModelWeights& w, int n_threads, int64_t n_batch, int64_t n_ctx, bool kv_f16)
     : w_(w), n_batch_(n_batch), pool_(n_threads), bitlinear_(*w.table, w.family, pool_),
       attn_(pool_.size(), round_up(n_ctx, KvCache::kBlock), w.hp.head_dim, kv_f16) {
@@ -26,6 +36,7 @@ Forward::Forward(const ModelWeights& w, int n_threads, int64_t n_batch, int64_t 
     gate_.resize(nb * size_t(hp.n_ff));
     up_.resize(nb * size_t(hp.n_ff));
     pos_.resize(nb);
+    if (uses_qdot(w)) out_acts_ = AlignedBuffer(size_t(n_batch * kernels::qdot_prepared_bytes(hp.n_embd)));
 }
 
 void Forward::project(std::initializer_list<Proj> projs, int64_t n, int64_t cols,
@@ -187,15 +198,26 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
         });
         return;
     }
-    // logits = W_out · rms(x): the full-precision output projection (never
-    // quantized), for the rows whose logits are wanted, gathered in order.
+    // logits = W_out · rms(x), for the rows whose logits are wanted, gathered
+    // in order: float products, or for Q8_0 / Q6_K integer ones against the
+    // normed rows quantized to int16 (SPEC §2).
+    const bool qdot = uses_qdot(w);
+    const int64_t qstride = kernels::qdot_prepared_bytes(H);
     pool_.parallel_for(count, 1, [&](int, int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) rmsnorm(x_.data(), w.output_norm, H, logit_rows[size_t(i)], i);
+        for (int64_t i = b; i < e; ++i) {
+            const float* h = rmsnorm(x_.data(), w.output_norm, H, logit_rows[size_t(i)], i);
+            if (qdot) w.table->qdot_prepare(h, 1, H, H, out_acts_.data() + i * qstride);
+        }
     });
     const FloatMatrix& out = w.output;
     const int64_t out_grain = round_up(std::max<int64_t>(64, 256 * 1024 / (count * H)), 64);
     pool_.parallel_for(hp.n_vocab, out_grain, [&](int, int64_t r0, int64_t r1) {
-        w.table->float_matmul(out.type, out.data, out.row_bytes, H, h_.data(), count, H, logits_out, hp.n_vocab, r0, r1);
+        if (qdot)
+            w.table->qdot_matmul(out.type, out.data, out.row_bytes, H, out_acts_.data(), count, logits_out, hp.n_vocab,
+                                 r0, r1);
+        else
+            w.table->float_matmul(out.type, out.data, out.row_bytes, H, h_.data(), count, H, logits_out, hp.n_vocab, r0,
+                                  r1);
     }, count == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced);
 }
 

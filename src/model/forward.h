@@ -87,6 +87,7 @@ private:
     std::vector<int32_t> pos_;  // [n]
     std::vector<AttentionGroup> groups_;
     QuantizedActs acts_;
+    AlignedBuffer out_acts_;  // the output projection's int16 activations (Q8_0 / Q6_K output: qdot)
     ops::RopeTable rope_;
     ops::RopeTable rope_swa_;   // local layers' θ (gemma3)
 };

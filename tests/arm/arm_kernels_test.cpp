@@ -120,7 +120,8 @@ void test_features(int expect_dotprod) {
 }
 
 void test_entries(const tk::KernelTable& t) {
-    bool ok = t.quantize_rows && t.float_matmul && t.dequantize_row && t.attn_scores && t.attn_values;
+    bool ok = t.quantize_rows && t.float_matmul && t.dequantize_row && t.qdot_prepare && t.qdot_matmul &&
+              t.attn_scores && t.attn_values;
     for (const auto& k : t.ternary) ok = ok && k.repack && k.prepared_bytes && k.prepare && k.matmul;
     check(ok, std::string(t.name) + ": every entry is set");
 }
@@ -571,6 +572,20 @@ void test_attention(const tk::KernelTable& t) {
         }
 }
 
+// Outputs of rows [rb, re) that differ from want in any bit (or are NaN), plus
+// outputs outside the range that were written (no longer NaN).
+int64_t wrong_outputs(const std::vector<float>& y, const std::vector<float>& want, int64_t n, int64_t y_stride,
+                      int64_t rb, int64_t re) {
+    int64_t bad = 0;
+    for (int64_t tt = 0; tt < n; ++tt)
+        for (int64_t r = 0; r < y_stride; ++r) {
+            const float got = y[size_t(tt * y_stride + r)];
+            const bool in = r >= rb && r < re;
+            bad += in ? !(bits(got) == bits(want[size_t(tt * y_stride + r)]) && !std::isnan(got)) : !std::isnan(got);
+        }
+    return bad;
+}
+
 void test_float_matmul(const tk::KernelTable& t) {
     const std::pair<GgmlType, std::vector<int64_t>> cases[] = {
         {GgmlType::F32, {1, 5, 16, 17, 255, 600}},
@@ -599,14 +614,7 @@ void test_float_matmul(const tk::KernelTable& t) {
                         std::vector<float> y(size_t(n * y_stride), std::nanf(""));
                         t.float_matmul(type, w.data(), row_bytes, cols, x.data(), n, x_stride, y.data(), y_stride, rb,
                                        re);
-                        int64_t bad = 0;
-                        for (int64_t tt = 0; tt < n; ++tt)
-                            for (int64_t r = 0; r < y_stride; ++r) {
-                                const float got = y[size_t(tt * y_stride + r)];
-                                const bool in = r >= rb && r < re;
-                                bad += in ? !(bits(got) == bits(want[size_t(tt * y_stride + r)]) && !std::isnan(got))
-                                          : !std::isnan(got);
-                            }
+                        const int64_t bad = wrong_outputs(y, want, n, y_stride, rb, re);
                         check(bad == 0, fmt("%s float_matmul %s %lldx%lld n=%lld rows [%lld, %lld): %lld wrong", t.name,
                                             tern::type_name(uint32_t(type)), (long long)rows, (long long)cols,
                                             (long long)n, (long long)rb, (long long)re, (long long)bad));
@@ -640,6 +648,61 @@ void test_float_matmul(const tk::KernelTable& t) {
           std::string(t.name) + " dequantize_row Q6_K with 100 columns throws tern::Error");
     check(throws_error([&] { t.dequantize_row(GgmlType::TQ2_0, w.data(), x.data(), 256); }),
           std::string(t.name) + " dequantize_row TQ2_0 throws tern::Error");
+}
+
+// qdot: prepare and matmul equal ref bit for bit for Q8_0 and Q6_K, odd row
+// counts and strides, 1 to 16 tokens, row sub-ranges (untouched outputs stay
+// NaN), and at the int32 limit (Q6_K scale -128, code 0, |a| = 32767).
+void test_qdot(const tk::KernelTable& t) {
+    const std::pair<GgmlType, std::vector<int64_t>> cases[] = {{GgmlType::Q8_0, {32, 96, 544}},
+                                                               {GgmlType::Q6_K, {256, 768}}};
+    for (const auto& [type, col_list] : cases)
+        for (int64_t cols : col_list)
+            for (int64_t rows : {1, 4, 5, 17})
+                for (int64_t n : {1, 2, 3, 8, 16}) {
+                    if (rows == 17 && n == 16 && cols > 300) continue;  // keep the qemu run short
+                    const bool extreme = type == GgmlType::Q6_K && n == 2;
+                    const int64_t row_bytes = natural_row_bytes(type, cols) + irand(0, 1) * 2;
+                    std::vector<uint8_t> w = make_rows(type, rows, cols, row_bytes, true);
+                    const int64_t x_stride = cols + irand(0, 3), y_stride = rows + 2;
+                    const int64_t stride = tk::qdot_prepared_bytes(cols);
+                    std::vector<float> x(size_t(n * x_stride));
+                    std::normal_distribution<float> nd(0.0f, 1.0f);
+                    for (auto& v : x) v = nd(rng);
+                    if (extreme) {
+                        for (int64_t r = 0; r < rows; ++r)
+                            for (int64_t b = 0; b < cols / 256; ++b) {
+                                uint8_t* blk = w.data() + r * row_bytes + b * 210;
+                                std::memset(blk, 0, 192);
+                                std::memset(blk + 192, 0x80, 16);
+                            }
+                        for (int64_t j = 0; j < cols; ++j) x[size_t(j)] = 2.0f, x[size_t(x_stride + j)] = -2.0f;
+                    }
+                    AlignedBuffer pw(size_t(n * stride)), pg(size_t(n * stride));
+                    tk::ref::qdot_prepare(x.data(), n, cols, x_stride, pw.data());
+                    t.qdot_prepare(x.data(), n, cols, x_stride, pg.data());
+                    check(std::memcmp(pw.data(), pg.data(), pw.size()) == 0,
+                          fmt("%s qdot_prepare cols=%lld n=%lld", t.name, (long long)cols, (long long)n));
+                    std::vector<float> want(size_t(n * y_stride), std::nanf(""));
+                    tk::ref::qdot_matmul(type, w.data(), row_bytes, cols, pw.data(), n, want.data(), y_stride, 0, rows);
+                    const int64_t a = irand(0, rows - 1), b = irand(a, rows);
+                    for (const auto& [rb, re] : std::vector<std::pair<int64_t, int64_t>>{{0, rows}, {a, b}}) {
+                        std::vector<float> y(size_t(n * y_stride), std::nanf(""));
+                        t.qdot_matmul(type, w.data(), row_bytes, cols, pg.data(), n, y.data(), y_stride, rb, re);
+                        const int64_t bad = wrong_outputs(y, want, n, y_stride, rb, re);
+                        check(bad == 0, fmt("%s qdot_matmul %s %lldx%lld n=%lld rows [%lld, %lld)%s: %lld wrong",
+                                            t.name, tern::type_name(uint32_t(type)), (long long)rows, (long long)cols,
+                                            (long long)n, (long long)rb, (long long)re, extreme ? " extreme" : "",
+                                            (long long)bad));
+                    }
+                }
+    std::vector<uint8_t> w(4096);
+    AlignedBuffer p(size_t(tk::qdot_prepared_bytes(256)));
+    std::vector<float> y(8);
+    check(throws_error([&] { t.qdot_matmul(GgmlType::F16, w.data(), 512, 256, p.data(), 1, y.data(), 1, 0, 1); }),
+          std::string(t.name) + " qdot_matmul F16 throws tern::Error");
+    check(throws_error([&] { t.qdot_matmul(GgmlType::Q8_0, w.data(), 34, 48, p.data(), 1, y.data(), 1, 0, 1); }),
+          std::string(t.name) + " qdot_matmul Q8_0 with 48 columns throws tern::Error");
 }
 
 // ref's float order forbids FMA; GCC contracts a * b + c in C++ unless told
@@ -696,6 +759,7 @@ int main(int argc, char** argv) {
         test_ternary(t);
         test_dequantize(t);
         test_float_matmul(t);
+        test_qdot(t);
         test_attention(t);
         std::printf("table %-12s %s\n", t.name, g_fail == before ? "ok" : "FAILED");
     }

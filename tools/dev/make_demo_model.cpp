@@ -1,24 +1,45 @@
 // Writes a random BitNet GGUF in bitnet.cpp's layout (arch bitnet-25, I2_S
 // linears, F16 embedding): the quick start's demo file until a trained model
-// is bundled, and (--preset 2b4t) a 2B4T-shape file for speed measurements.
+// is bundled, and (--preset 2b4t) a 2B4T-shape file for speed measurements;
+// --embd-type q8_0|q6_k writes the tied embedding / output matrix in that type
+// (random valid blocks), as llama.cpp's quantizers do.
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string>
 
 #include "../../tests/test_util.h"
+#include "kernels/formats.h"
 
 int main(int argc, char** argv) {
-    if (argc < 2 || argc > 4 || (argc > 2 && (std::strcmp(argv[2], "--preset") != 0 || argc != 4))) {
-        std::fprintf(stderr, "usage: %s OUT.gguf [--preset tiny|2b4t]\n", argv[0]);
+    auto usage = [&] {
+        std::fprintf(stderr, "usage: %s OUT.gguf [--preset tiny|2b4t] [--embd-type f16|q8_0|q6_k]\n", argv[0]);
         return 2;
-    }
+    };
+    if (argc < 2 || argc % 2 != 0 || argv[1][0] == '-') return usage();
     tern::test::TinyShape shape;
-    if (argc == 4) {
-        if (std::strcmp(argv[3], "2b4t") == 0) {
-            shape = {.vocab = 128256, .hidden = 2560, .ffn = 6912, .layers = 30, .heads = 20, .kv_heads = 5, .context = 4096};
-        } else if (std::strcmp(argv[3], "tiny") != 0) {
-            std::fprintf(stderr, "unknown preset %s (tiny, 2b4t)\n", argv[3]);
-            return 2;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const std::string opt = argv[i], val = argv[i + 1];
+        if (opt == "--preset") {
+            if (val == "2b4t") {
+                const uint32_t embd = shape.embd_type;
+                shape = {.vocab = 128256, .hidden = 2560, .ffn = 6912, .layers = 30, .heads = 20, .kv_heads = 5,
+                         .context = 4096};
+                shape.embd_type = embd;
+            } else if (val != "tiny") {
+                std::fprintf(stderr, "unknown preset %s (tiny, 2b4t)\n", val.c_str());
+                return 2;
+            }
+        } else if (opt == "--embd-type") {
+            if (val == "f16") shape.embd_type = uint32_t(tern::GgmlType::F16);
+            else if (val == "q8_0") shape.embd_type = uint32_t(tern::GgmlType::Q8_0);
+            else if (val == "q6_k") shape.embd_type = uint32_t(tern::GgmlType::Q6_K);
+            else {
+                std::fprintf(stderr, "unknown --embd-type %s (f16, q8_0, q6_k)\n", val.c_str());
+                return 2;
+            }
+        } else {
+            return usage();
         }
     }
     try {

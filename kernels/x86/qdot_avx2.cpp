@@ -1,0 +1,101 @@
+// Quantized output matrices x int16 activations for AVX2: ref.h's 16 lanes
+// and a chunk of 32 int16 are each two ymm (elements / lanes 0-7 and 8-15 of
+// the lanes; elements 0-15 and 16-31 of a chunk). Loop nest: qdot_kernel.inc.
+// qdot_avxvnni.cpp is this file with the VEX vpdpwssd.
+#include <immintrin.h>
+
+#include "kernels/x86/x86.h"
+
+#ifndef TERN_QDOT_NAMESPACE
+#define TERN_QDOT_NAMESPACE avx2
+#endif
+
+namespace tern::kernels::TERN_QDOT_NAMESPACE {
+
+namespace {
+
+struct Pair {
+    __m256i a, b;
+};
+struct FPair {
+    __m256 a, b;
+};
+
+struct V {
+    using ivec = Pair;
+    using fvec = FPair;
+    using w32 = Pair;
+    static constexpr int kStreams = 4, kRows = 2, kTokens = 2;
+    static constexpr int64_t kPrefetch = 768;
+    static ivec izero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
+    static fvec fzero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+    static w32 load_a(const int16_t* p) {
+        const __m256i* q = reinterpret_cast<const __m256i*>(p);
+        return {_mm256_loadu_si256(q), _mm256_loadu_si256(q + 1)};
+    }
+    static __m256i dot(__m256i acc, __m256i w, __m256i a) {
+#ifdef TERN_QDOT_DPWSSD
+        return _mm256_dpwssd_avx_epi32(acc, w, a);
+#else
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(w, a));
+#endif
+    }
+    static ivec madd(ivec acc, w32 w, w32 a) { return {dot(acc.a, w.a, a.a), dot(acc.b, w.b, a.b)}; }
+    static fvec scale_add(fvec acc, ivec lanes, float d) {
+        const __m256 dv = _mm256_set1_ps(d);
+        return {_mm256_add_ps(acc.a, _mm256_mul_ps(_mm256_cvtepi32_ps(lanes.a), dv)),
+                _mm256_add_ps(acc.b, _mm256_mul_ps(_mm256_cvtepi32_ps(lanes.b), dv))};
+    }
+    // ref.h's fold: lanes i + 8, i + 4, i + 2, i + 1.
+    static float fold(fvec v) {
+        const __m256 a = _mm256_add_ps(v.a, v.b);
+        const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+        return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+    }
+};
+
+inline float half_to_float(const uint8_t* p) {
+    uint16_t h;
+    __builtin_memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+inline Pair widen(__m256i bytes) {
+    return {_mm256_cvtepi8_epi16(_mm256_castsi256_si128(bytes)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(bytes, 1))};
+}
+
+struct LoadQ8_0 {
+    static constexpr int kElems = 32, kBytes = 34, kSteps = 1, kChunks = 1;
+    static void step(const uint8_t* b, int, Pair* out) {
+        out[0] = widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)));
+    }
+    static float scale(const uint8_t* b) { return half_to_float(b); }
+};
+
+struct LoadQ6_K {
+    static constexpr int kElems = 256, kBytes = 210, kSteps = 8, kChunks = 1;
+    // Step s = 4h + k: elements 128h + 32k + l, l < 32 (SPEC §5): the low
+    // nibble of ql[64h + 32(k & 1) + l] (high nibble for k >= 2), bits 2k, 2k + 1
+    // of qh[32h + l]; q = (lo4 | hi2 << 4) - 32 widened, times
+    // scales[8h + 2k] (l < 16) or scales[8h + 2k + 1].
+    static void step(const uint8_t* b, int s, Pair* out) {
+        const int h = s / 4, k = s % 4;
+        const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * h + 32 * (k & 1)));
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
+        const __m256i lo4 = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(ql, 4) : ql, _mm256_set1_epi8(0x0f));
+        // bits 2k, 2k + 1 of each qh byte moved to bits 4, 5
+        const __m256i hi2 = _mm256_and_si256(
+            k < 2 ? _mm256_slli_epi16(qh, 4 - 2 * k) : _mm256_srli_epi16(qh, 2 * k - 4), _mm256_set1_epi8(0x30));
+        const Pair q = widen(_mm256_sub_epi8(_mm256_or_si256(lo4, hi2), _mm256_set1_epi8(32)));
+        const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192 + 8 * h + 2 * k);
+        out[0] = {_mm256_mullo_epi16(q.a, _mm256_set1_epi16(sc[0])), _mm256_mullo_epi16(q.b, _mm256_set1_epi16(sc[1]))};
+    }
+    static float scale(const uint8_t* b) { return half_to_float(b + 208); }
+};
+
+}  // namespace
+
+#include "kernels/x86/qdot_kernel.inc"
+
+}  // namespace tern::kernels::TERN_QDOT_NAMESPACE
