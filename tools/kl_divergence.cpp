@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include "common.h"
 #include "tern/error.h"
 
 namespace tern::cli::kld {
@@ -94,9 +95,11 @@ BaseWriter::BaseWriter(std::string path) : path_(std::move(path)), tmp_(path_ + 
         throw Error(path_ + " is a directory: --kl-divergence-base needs a file name to write the base to");
     out_.open(tmp_, std::ios::binary | std::ios::trunc);
     if (!out_) throw Error(tmp_ + ": cannot create the KL-divergence base file (" + std::strerror(errno) + ")");
+    remove_on_signal(tmp_);  // a second Ctrl-C or a SIGTERM exits at once: the handler unlinks it
 }
 
 BaseWriter::~BaseWriter() {
+    remove_on_signal("");
     if (!committed_) {
         out_.close();
         std::error_code ec;
