@@ -70,7 +70,7 @@ int perplexity(const PplOpts& o) {
     if (n_chunks == 0)
         throw Error(o.file + " has " + std::to_string(tokens.size()) + " tokens, fewer than one chunk of " +
                     std::to_string(n_ctx) + " (lower -c)");
-    Session session(model, mo.session_options());
+    Session session(model, mo.session_options(model.info()));
     const int64_t V = model.info().n_vocab;
     const int64_t first = n_ctx / 2;
     fmt::print(stderr, "perplexity: {} tokens, {} chunks of {}, scoring the last {} tokens of each\n", tokens.size(),
@@ -142,7 +142,7 @@ int kl_divergence(const PplOpts& o) {
     const int64_t n_ctx = base.n_ctx();
     int64_t n_chunks = base.n_chunk();
     if (o.chunks > 0) n_chunks = std::min(n_chunks, o.chunks);
-    Session session(model, mo.session_options());
+    Session session(model, mo.session_options(model.info()));
     const int64_t first = n_ctx / 2;
     const int64_t rec = kld::record_size(V);
     fmt::print(stderr, "perplexity: comparing with {}: {} chunks of {}, scoring the last {} tokens of each\n", o.kl_base,
