@@ -3,13 +3,14 @@
 // is bundled, and (--preset 2b4t) a 2B4T-shape file for speed measurements;
 // --embd-type q8_0|q6_k writes the tied embedding / output matrix in that type
 // (random valid blocks), as llama.cpp's quantizers do.
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
 
 #include "../../tests/test_util.h"
-#include "kernels/formats.h"
+#include "tern/diagnostics.h"
 
 int main(int argc, char** argv) {
     auto usage = [&] {
@@ -31,10 +32,14 @@ int main(int argc, char** argv) {
                 return 2;
             }
         } else if (opt == "--embd-type") {
-            if (val == "f16") shape.embd_type = uint32_t(tern::GgmlType::F16);
-            else if (val == "q8_0") shape.embd_type = uint32_t(tern::GgmlType::Q8_0);
-            else if (val == "q6_k") shape.embd_type = uint32_t(tern::GgmlType::Q6_K);
-            else {
+            // The types TinyShape writes (F16, Q8_0, Q6_K), by their GGML names in lower case.
+            bool known = false;
+            for (uint32_t type : {1u, 8u, 14u}) {
+                std::string name = tern::ggml_type_name(type);
+                for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+                if (val == name) shape.embd_type = type, known = true;
+            }
+            if (!known) {
                 std::fprintf(stderr, "unknown --embd-type %s (f16, q8_0, q6_k)\n", val.c_str());
                 return 2;
             }
