@@ -1,7 +1,9 @@
 // The format table (ternary_formats.h): for each weight type tern reads or
 // writes, its roles and its codecs. The codecs themselves live with their
-// format (ternary_formats.cpp for I2_S / TQ1_0 / TQ2_0 / Q8_0); the float ones
+// format (ternary_formats.cpp for I2_S / TQ1_0 / TQ2_0 / Q8_0 / Q6_K); the float ones
 // are here.
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "tern/error.h"
@@ -65,6 +67,12 @@ void encode_row_q8_0(const float* x, uint8_t* out, int64_t n) {
     std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ8_0));
 }
 
+void encode_row_q6_k(const float* x, uint8_t* out, int64_t n) {
+    std::vector<BlockQ6_K> blocks(size_t(n / 256));
+    quantize_row_q6_k(x, blocks.data(), n);
+    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ6_K));
+}
+
 constexpr FormatCodec kCodecs[] = {
     // type            embedding decode_linear                            encode_linear      encode_row       file_type
     {GgmlType::I2_S,  false, decode_i2s_into,                         encode_i2s,        nullptr,         40},
@@ -74,7 +82,7 @@ constexpr FormatCodec kCodecs[] = {
     {GgmlType::F16,   true,  decode_float_linear<GgmlType::F16>,  encode_f16_linear, encode_row_f16,  1},
     {GgmlType::BF16,  true,  decode_float_linear<GgmlType::BF16>, nullptr,           nullptr,         0},
     {GgmlType::Q8_0,  true,  nullptr,                                 nullptr,           encode_row_q8_0, 0},
-    {GgmlType::Q6_K,  true,  nullptr,                                 nullptr,           nullptr,         0},
+    {GgmlType::Q6_K,  true,  nullptr,                                 nullptr,           encode_row_q6_k, 0},
 };
 
 }  // namespace
@@ -92,6 +100,19 @@ std::string format_names(bool (*pick)(const FormatCodec&)) {
     std::string s;
     for (size_t i = 0; i < names.size(); ++i) s += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + std::string(names[i]);
     return s;
+}
+
+GgmlType writable_embedding_type(const std::string& name, const std::string& what) {
+    auto writable = [](const FormatCodec& c) { return c.embedding && c.encode_row != nullptr; };
+    for (const auto& c : kCodecs) {
+        const std::string n = type_name(uint32_t(c.type));
+        if (writable(c) && n.size() == name.size() &&
+            std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+            return c.type;
+    }
+    std::string choices = format_names(writable);
+    for (char& ch : choices) ch = char(std::tolower(ch));
+    throw Error(what + " '" + name + "' is not a type tern writes; use " + choices);
 }
 
 }  // namespace tern::kernels

@@ -447,4 +447,91 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k) {
     }
 }
 
+// ---------------------------------------------------------------- Q6_K
+
+namespace {
+
+// q = round(x / s) on the 6-bit signed levels; 0 for s == 0 or NaN.
+int q6_level(float x, float inv_s) {
+    const float v = std::nearbyintf(x * inv_s);
+    return std::isnan(v) ? 0 : int(std::clamp(v, -32.0f, 31.0f));
+}
+
+// The sub-block scale with the smallest squared error among a few candidates.
+float q6_sub_scale(const float* x) {
+    float amax = 0.0f, xmax = 0.0f;
+    for (int i = 0; i < 16; ++i)
+        if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), xmax = x[i];
+    if (amax == 0.0f) return 0.0f;
+    float best = xmax / -32.0f, best_err = INFINITY;
+    for (const float level : {-32.0f, -31.0f, 31.0f, 30.0f}) {
+        const float s = xmax / level, inv = 1.0f / s;
+        double xq = 0, qq = 0;
+        for (int i = 0; i < 16; ++i) {
+            const int q = q6_level(x[i], inv);
+            xq += double(x[i]) * q;
+            qq += double(q) * q;
+        }
+        const float fit = qq > 0 ? float(xq / qq) : s;  // least squares for these levels
+        const float inv_fit = 1.0f / fit;
+        double err = 0;
+        for (int i = 0; i < 16; ++i) {
+            const double e = double(x[i]) - double(fit) * q6_level(x[i], inv_fit);
+            err += e * e;
+        }
+        if (err < best_err) best_err = err, best = fit;
+    }
+    return best;
+}
+
+}  // namespace
+
+void quantize_row_q6_k(const float* x, BlockQ6_K* y, int64_t k) {
+    if (k < 0 || k % 256 != 0) throw Error("Q6_K: row length " + std::to_string(k) + " is not a multiple of 256");
+    for (int64_t b = 0; b < k / 256; ++b) {
+        const float* xb = x + b * 256;
+        BlockQ6_K& out = y[b];
+        float scale[16], smax = 0.0f;
+        for (int j = 0; j < 16; ++j) {
+            scale[j] = q6_sub_scale(xb + 16 * j);
+            if (std::isfinite(scale[j])) smax = std::max(smax, std::fabs(scale[j]));
+            else scale[j] = 0.0f;
+        }
+        out.d = f32_to_fp16(smax / 127.0f);
+        const float d = fp16_to_f32(out.d);
+        std::memset(out.ql, 0, sizeof out.ql);
+        std::memset(out.qh, 0, sizeof out.qh);
+        for (int j = 0; j < 16; ++j) {
+            // The int8 scale nearest the chosen one, or a neighbour when that
+            // errs less: a coarse scale (a block with an outlier) rounded down
+            // would clamp this sub-block's largest elements.
+            float sc = 0.0f;
+            if (d != 0.0f) {
+                const float s0 = std::nearbyintf(scale[j] / d);
+                double best_err = INFINITY;
+                for (const float c : {s0, s0 - 1.0f, s0 + 1.0f}) {
+                    if (c == 0.0f || c < -127.0f || c > 127.0f) continue;
+                    const float inv = 1.0f / (d * c);
+                    double err = 0;
+                    for (int i = 0; i < 16; ++i) {
+                        const double e = double(xb[16 * j + i]) - double(d * c) * q6_level(xb[16 * j + i], inv);
+                        err += e * e;
+                    }
+                    if (err < best_err) best_err = err, sc = c;
+                }
+            }
+            out.scales[j] = int8_t(sc);
+            const float inv = sc != 0.0f ? 1.0f / (d * sc) : 0.0f;
+            for (int i = 0; i < 16; ++i) {
+                // Element e = 128h + 32k + l (SPEC §5): low nibble in ql[64h + l + 32(k & 1)]
+                // (high half of the byte for k >= 2), high two bits in qh[32h + l] bits 2k.
+                const int e = 16 * j + i, h = e / 128, kk = (e % 128) / 32, l = e % 32;
+                const int q = q6_level(xb[e], inv) + 32;
+                out.ql[64 * h + l + 32 * (kk & 1)] |= uint8_t((q & 0xF) << (kk >= 2 ? 4 : 0));
+                out.qh[32 * h + l] |= uint8_t((q >> 4) << (2 * kk));
+            }
+        }
+    }
+}
+
 }  // namespace tern::kernels

@@ -89,6 +89,17 @@ bool looks_ternary(const float* w, int64_t n);
 // k % 32 == 0 else tern::Error. NaN inputs give q = 0 (ggml leaves them undefined).
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
 
+// ---------------------------------------------------------------- Q6_K
+
+// tern's own Q6_K quantizer (what `--output-type q6_k` and `convert
+// --embd-type q6_k` write; SPEC §5 has the layout). Per sub-block of 16 the
+// scale is chosen among a few candidates (the largest magnitude on level -32,
+// -31, 31 or 30, each refitted by least squares) for the smallest squared
+// error; the 16 scales are then quantized to int8 against the fp16 super-block
+// scale d = max|scale| / 127, and every element rounded against its quantized
+// scale. k % 256 == 0 else tern::Error; NaN inputs give q = 0.
+void quantize_row_q6_k(const float* x, BlockQ6_K* y, int64_t k);
+
 // ---------------------------------------------------------------- the format table
 
 // What tern does with each weight type, in one place (SPEC §5): the roles a
@@ -117,5 +128,8 @@ struct FormatCodec {
 const FormatCodec* format_codec(uint32_t type);
 // The names of the types a predicate picks, as "F32, F16 or BF16", for errors.
 std::string format_names(bool (*pick)(const FormatCodec&));
+// An embedding/output type tern can write, by its name in any case ("q6_k",
+// "F16"); tern::Error naming `what` and the choices otherwise.
+GgmlType writable_embedding_type(const std::string& name, const std::string& what);
 
 }  // namespace tern::kernels

@@ -242,5 +242,67 @@ TEST(FormatQ8_0, RandomRowsDequantizeClose) {
     }
 }
 
+
+// tern's Q6_K quantizer: a row that Q6_K holds exactly comes back exactly
+// (every sub-block's largest magnitude on level -32, scales that are integer
+// multiples of a power-of-two d, levels -32..31), and ggml's layout is what
+// the reference dequantizer reads.
+TEST(FormatQ6_K, RepresentableRowsRoundTripExactly) {
+    std::mt19937 rng(11);
+    std::vector<float> x(512);
+    const float d = 1.0f / 64;
+    for (int j = 0; j < 32; ++j) {
+        const int sc = j % 16 == 3 ? 127 : 1 + int(rng() % 127) * (j % 2 ? 1 : -1);  // one 127 per block
+        for (int i = 0; i < 16; ++i) {
+            const int q = i == 5 ? -32 : int(rng() % 63) - 31;  // -31..31, and -32 once
+            x[size_t(16 * j + i)] = d * float(sc) * float(q);
+        }
+    }
+    std::vector<BlockQ6_K> q(2);
+    kernels::quantize_row_q6_k(x.data(), q.data(), 512);
+    std::vector<float> back(x.size());
+    kernels::ref::dequantize_row(GgmlType::Q6_K, reinterpret_cast<const uint8_t*>(q.data()), back.data(), 512);
+    EXPECT_EQ(fp16_to_f32(q[0].d), d);
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(back[i], x[i]) << i;
+}
+
+TEST(FormatQ6_K, RandomRowsDequantizeClose) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 0.3f);
+    std::vector<float> x(256 * 40), back(x.size());
+    for (auto& v : x) v = nd(rng);
+    x[7] = 25.0f;  // an outlier: its sub-block's scale, not the others'
+    std::vector<BlockQ6_K> q(40);
+    kernels::quantize_row_q6_k(x.data(), q.data(), int64_t(x.size()));
+    kernels::ref::dequantize_row(GgmlType::Q6_K, reinterpret_cast<const uint8_t*>(q.data()), back.data(),
+                                 int64_t(x.size()));
+    double err = 0, sum = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const BlockQ6_K& b = q[i / 256];
+        const float step = std::fabs(fp16_to_f32(b.d) * float(b.scales[(i % 256) / 16]));
+        EXPECT_LE(std::fabs(back[i] - x[i]), step + 1e-6f) << i;  // within one level
+        if (i < 256) continue;  // the outlier's block: its coarse d is the format's, not the quantizer's
+        err += double(back[i] - x[i]) * (back[i] - x[i]);
+        sum += double(x[i]) * x[i];
+    }
+    // Levels of ~amax/32 per 16 elements: ~1.5 % relative RMS error on Gaussian rows.
+    EXPECT_LT(std::sqrt(err / sum), 0.018);
+    EXPECT_NEAR(back[7], 25.0f, 0.2f);
+}
+
+TEST(FormatQ6_K, ZerosNansAndBadLengths) {
+    std::vector<float> x(256, 0.0f);
+    x[3] = std::nanf("");
+    x[100] = 1.0f;
+    BlockQ6_K q;
+    kernels::quantize_row_q6_k(x.data(), &q, 256);
+    std::vector<float> back(256);
+    kernels::ref::dequantize_row(GgmlType::Q6_K, reinterpret_cast<const uint8_t*>(&q), back.data(), 256);
+    for (int i = 0; i < 256; ++i)
+        if (i != 100) EXPECT_EQ(back[size_t(i)], 0.0f) << i;
+    EXPECT_NEAR(back[100], 1.0f, 1e-3f);  // 1 = -32 * (d * -sc) with d rounded to fp16
+    EXPECT_THROW(kernels::quantize_row_q6_k(x.data(), &q, 255), Error);
+}
+
 }  // namespace
 }  // namespace tern

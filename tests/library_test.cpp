@@ -82,6 +82,53 @@ TEST(Library, ModelInfo) {
     EXPECT_NE(i.fingerprint, 0u);
 }
 
+// --output-type: the output matrix requantized at load. The file's own type
+// changes nothing; Q8_0 and Q6_K move the logits a little, never the argmax
+// of a clear winner; names the loader does not write, and a model without an
+// output matrix, are errors.
+TEST(Library, OutputTypeRequantizesTheOutputMatrix) {
+    const Model file = Model::load(kModel);
+    ASSERT_EQ(file.info().output_type, "F16");
+    const Tokenizer tok = Tokenizer::from_model(file);
+    const std::vector<int32_t> tokens = tok.encode(kPrompt, true, false);
+    auto logits = [&](const Model& m) {
+        Session s(m, {.n_ctx = 256, .n_threads = 2});
+        s.eval(tokens, true);
+        std::vector<float> all;
+        for (int64_t i = 0; i < int64_t(tokens.size()); ++i)
+            all.insert(all.end(), s.logits(int(i)), s.logits(int(i)) + s.n_vocab());
+        return all;
+    };
+    const std::vector<float> want = logits(file);
+    EXPECT_EQ(logits(Model::load(kModel, {.output_type = "f16"})), want);  // the file's type: untouched
+    for (const char* type : {"q8_0", "Q6_K"}) {
+        const Model m = Model::load(kModel, {.output_type = type});
+        EXPECT_EQ(m.info().output_type, type[0] == 'q' ? "Q8_0" : "Q6_K");
+        const std::vector<float> got = logits(m);
+        ASSERT_EQ(got.size(), want.size());
+        const int64_t V = file.info().n_vocab;
+        float worst = 0, top = 0;
+        int agree = 0, rows = 0;
+        for (size_t r = 0; r < want.size() / size_t(V); ++r) {
+            const float* a = &want[r * size_t(V)];
+            const float* b = &got[r * size_t(V)];
+            for (int64_t j = 0; j < V; ++j) worst = std::max(worst, std::fabs(a[j] - b[j])), top = std::max(top, std::fabs(a[j]));
+            agree += int(std::max_element(a, a + V) - a == std::max_element(b, b + V) - b);
+            ++rows;
+        }
+        EXPECT_GT(worst, 0.0f) << type;           // requantized, not the file's matrix
+        EXPECT_LT(worst, 0.05f * top) << type;    // and close to it
+        EXPECT_GE(agree, rows - 1) << type;
+    }
+    try {
+        Model::load(kModel, {.output_type = "q4_0"});
+        ADD_FAILURE() << "q4_0 loaded";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("f32, f16, q8_0 or q6_k"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(Model::load(std::string(TERN_TEST_DATA_DIR) + "/models/qwen3_i2s_embd.gguf", {.output_type = "q8_0"}), Error);
+}
+
 // The session keeps the weights alive: the caller's Model may be moved away
 // and destroyed while the session runs (run under ASan in CI).
 TEST(Library, SessionOutlivesTheCallersModel) {

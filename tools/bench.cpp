@@ -31,6 +31,7 @@ namespace {
 struct BenchOpts {
     std::vector<std::string> models;
     std::string ffn_act;
+    std::string output_type;  // --output-type: the output matrix requantized at load
     std::vector<int64_t> pp{512};
     std::vector<int64_t> tg{128};
     std::vector<std::string> pg;  // "PP,TG" pairs
@@ -373,6 +374,7 @@ public:
         LoadOptions lo;
         if (!o_.ffn_act.empty()) lo.ffn_act = parse_ffn_act(o_.ffn_act);
         if (kernel != "auto") lo.kernel = parse_kernel_family(kernel);
+        lo.output_type = o_.output_type;
         std::optional<Model> model;
         try {
             model.emplace(Model::load(path, lo));
@@ -384,7 +386,10 @@ public:
             throw;
         }
         const ModelInfo& hp = model->info();
-        desc_ = {path, fmt::format("{} {} {}", hp.architecture, size_word(hp.n_params), hp.weight_type), hp.kernel_table,
+        // A requantized output matrix is part of what is measured: the model
+        // type says so ("... I2_S out:Q6_K").
+        const std::string out = o_.output_type.empty() ? "" : " out:" + hp.output_type;
+        desc_ = {path, fmt::format("{} {} {}{}", hp.architecture, size_word(hp.n_params), hp.weight_type, out), hp.kernel_table,
                  kernel_family_name(hp.kernel_family), hp.file_size, hp.n_params};
         vocab_ = hp.n_vocab;
         if (!hp.has_output_head) {
@@ -629,6 +634,7 @@ void register_bench(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--progress", o->progress, "Print each test's warm-up and runs on stderr");
     cmd->add_option("--ffn-act", o->ffn_act, "FFN activation for `bitnet` files: relu2 or silu")->check(CLI::IsMember({"relu2", "silu"}));
+    cmd->add_option("--output-type", o->output_type, kOutputTypeHelp);
     cmd->footer(
         "Examples:\n"
         "  tern bench -m model.gguf                      pp512 and tg128, 5 runs each\n"

@@ -96,6 +96,7 @@ void ModelOpts::add_to(CLI::App& cmd) {
         ->check(CLI::IsMember({"relu2", "silu"}));
     cmd.add_option("--kernel", kernel, "Ternary kernel family: auto, i2s, tl1, tl2")
         ->check(CLI::IsMember({"auto", "i2s", "tl1", "tl2"}));
+    cmd.add_option("--output-type", output_type, kOutputTypeHelp);
     cmd.add_flag("--kv-f16", kv_f16, "Keep the KV cache in fp16 (half the memory)");
     cmd.add_option("--cache-type-k", cache_type_k, "KV cache type for K (-ctk): f32 or f16 (f16 = --kv-f16)")->check(kv_type());
     cmd.add_option("--cache-type-v", cache_type_v, "KV cache type for V (-ctv): f32 or f16")->check(kv_type());
@@ -116,6 +117,7 @@ LoadOptions ModelOpts::load_options() const {
     if (!ffn_act.empty()) o.ffn_act = parse_ffn_act(ffn_act);
     if (kernel != "auto") o.kernel = parse_kernel_family(kernel);
     o.n_threads = threads;
+    o.output_type = output_type;
     if (threads_batch > 0 && threads_batch != threads)
         fmt::print(stderr, "note: --threads-batch {} ignored: tern runs the prompt and generation on the same -t threads\n",
                    threads_batch);

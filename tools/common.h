@@ -16,6 +16,11 @@
 
 namespace tern::cli {
 
+// --output-type's help, the same for every command that loads a model.
+inline constexpr const char* kOutputTypeHelp =
+    "Requantize the output matrix at load: f32, f16, q8_0 or q6_k (default: the file's own type). "
+    "Faster generation from an F16 output without re-converting; the logits change a little";
+
 struct ModelOpts {
     std::string model;
     int threads = 0;        // 0: all hardware threads; more than there are is capped (with a warning)
@@ -26,6 +31,7 @@ struct ModelOpts {
     std::string kernel = "auto";
     bool kv_f16 = false;
     std::string cache_type_k, cache_type_v;  // llama.cpp's -ctk/-ctv: f32 or f16 (= --kv-f16)
+    std::string output_type;                  // --output-type: the output matrix requantized at load
 
     void add_to(CLI::App& cmd);
     LoadOptions load_options() const;

@@ -49,6 +49,10 @@ struct LoadOptions {
     std::optional<KernelFamily> kernel;  // unset: the fastest family for the table
     std::string table;              // kernel table by name ("ref", "avx2", ...); "" = TERN_ISA or the best
     int n_threads = 0;              // threads used to repack at load (0 = all)
+    // The output matrix requantized at load into "f32", "f16", "q8_0" or
+    // "q6_k" (speed without re-converting; the logits change a little);
+    // "" = the file's own type.
+    std::string output_type;
 };
 
 // What a loaded model is, as `tern info` shows it.
@@ -67,6 +71,7 @@ struct ModelInfo {
     FfnAct ffn_act = FfnAct::relu2;
     std::string ffn_act_reason;  // why that activation (the file said, or the vocabulary decided)
     std::string weight_type;     // the linears' GGUF type: I2_S, TQ1_0, TQ2_0, F16, ...
+    std::string output_type;     // the output matrix's type in memory (LoadOptions::output_type); "" without one
     std::string kernel_table;    // "avx512vnni", "avx2", "neon_dotprod", "ref", ...
     KernelFamily kernel_family = KernelFamily::i2s;
     int64_t n_params = 0;        // elements of every tensor in the file

@@ -1,6 +1,7 @@
 // Model::load: bind every tensor by name, check its shape and type, decode the
 // ternary linears from whatever format the file uses into the canonical
 // TernaryMatrix, and repack them once for the active kernel table.
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -115,6 +116,22 @@ kernels::TernaryFamily pick_family(const kernels::KernelTable& table, std::optio
 // A 64-bit FNV-1a over the file's header (metadata and tensor table) and 16
 // evenly spaced 4 KB samples of its data: two files share it only if they
 // hold the same model (session files are refused for any other).
+// --output-type NAME: whether the output matrix `out` is to be requantized
+// (false: it already has that type), and if so `out` takes the new type and
+// row size. Errors name the file and what to do.
+bool requantized_output(const std::string& name, const std::string& path, const HParams& hp, FloatMatrix& out) {
+    const GgmlType type = kernels::writable_embedding_type(name, "--output-type");
+    if (!hp.output_head) throw Error(path + ": --output-type: the model has no output matrix (an embedding model)");
+    if (type == out.type) return false;
+    const auto traits = type_traits(uint32_t(type));
+    if (out.cols % traits->block_elems != 0)
+        throw Error(path + ": --output-type " + name + " needs rows of a multiple of " +
+                    std::to_string(traits->block_elems) + " elements; the output matrix has " + std::to_string(out.cols));
+    out.type = type;
+    out.row_bytes = out.cols / traits->block_elems * traits->block_bytes;
+    return true;
+}
+
 uint64_t fingerprint(const gguf::File& f) {
     uint64_t h = 14695981039346656037ull;
     auto mix = [&](const uint8_t* p, size_t n) {
@@ -184,7 +201,13 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     // copied, so the file's copy and ours are never both resident in full.
     const size_t out_bytes = size_t(w.output.rows * w.output.row_bytes);
     const gguf::TensorInfo* out_tensor = nullptr;
-    if (hp.output_head && out_bytes >= AlignedBuffer::kHugePage) {
+    // --output-type: the output matrix requantized into that type instead,
+    // row chunks among the same jobs (the tied embedding keeps the file's).
+    const FloatMatrix file_output = w.output;
+    const bool requantize = !opts.output_type.empty() && requantized_output(opts.output_type, path, hp, w.output);
+    if (requantize) {
+        w.output_copy = AlignedBuffer(size_t(w.output.rows * w.output.row_bytes));
+    } else if (hp.output_head && out_bytes >= AlignedBuffer::kHugePage) {
         out_tensor = w.tok_embd.data == w.output.data ? &f.tensor("token_embd.weight") : &f.tensor("output.weight");
         w.output_copy = AlignedBuffer(out_bytes);
     }
@@ -247,7 +270,22 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     std::vector<std::function<void(int worker)>> tasks;
     constexpr size_t kCopyChunk = size_t(16) << 20;
     const size_t n_chunks = out_tensor ? (out_bytes + kCopyChunk - 1) / kCopyChunk : 0;
-    for (size_t i = 0; i < std::max(jobs.size(), n_chunks); ++i) {
+    constexpr int64_t kRequantRows = 1024;
+    const size_t n_requant = requantize ? size_t((w.output.rows + kRequantRows - 1) / kRequantRows) : 0;
+    std::vector<std::vector<float>> row_scratch(size_t(pool.size()));
+    for (size_t i = 0; i < std::max({jobs.size(), n_chunks, n_requant}); ++i) {
+        if (i < n_requant)
+            tasks.push_back([&, i](int worker) {
+                const kernels::FormatCodec* codec = kernels::format_codec(uint32_t(w.output.type));
+                std::vector<float>& row = row_scratch[size_t(worker)];
+                row.resize(size_t(w.output.cols));
+                const int64_t r1 = std::min(w.output.rows, int64_t(i + 1) * kRequantRows);
+                for (int64_t r = int64_t(i) * kRequantRows; r < r1; ++r) {
+                    w.table->dequantize_row(file_output.type, file_output.data + r * file_output.row_bytes, row.data(),
+                                            file_output.cols);
+                    codec->encode_row(row.data(), w.output_copy.data() + r * w.output.row_bytes, w.output.cols);
+                }
+            });
         if (i < n_chunks)
             tasks.push_back([&, i](int) {
                 gguf::TensorInfo part = *out_tensor;
@@ -273,6 +311,10 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
         if (w.tok_embd.data == w.output.data) w.tok_embd.data = w.output_copy.data();
         w.output.data = w.output_copy.data();
     }
+    if (requantize) {
+        w.output.data = w.output_copy.data();
+        if (file_output.data != w.tok_embd.data) f.release(f.tensor("output.weight"));  // not read again
+    }
 
     for (const auto& t : f.tensors()) w.n_params += t.n_elements;
 
@@ -291,6 +333,7 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     info.ffn_act = hp.ffn_act;
     info.ffn_act_reason = hp.ffn_act_reason;
     info.weight_type = type_name(w.linear_type);
+    info.output_type = hp.output_head ? type_name(uint32_t(w.output.type)) : "";
     info.kernel_table = w.table->name;
     info.kernel_family = KernelFamily(int(w.family));
     info.n_params = w.n_params;
