@@ -2,8 +2,10 @@
 // tests/data/nfc-vectors.txt, written by tools/dev/make_unicode_tables.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "tokenizer/nfc.h"
@@ -135,6 +137,37 @@ TEST(Nfc, EveryCodePointIsStableAfterOneNormalisation) {
     for (size_t r = 0; r < tern::unicode::kSingletonRunCount; ++r) singletons += tern::unicode::kSingletonRuns[r].count;
     EXPECT_EQ(changed, singletons + tern::unicode::kCompositionExclusionCount);
     EXPECT_GT(singletons, 1000u);
+}
+
+// Random mixes of what makes NFC work hard (marks of many classes, jamo,
+// composites, singletons, exclusions, invalid bytes): normalising twice gives
+// the result of normalising once, and invalid bytes come out unchanged.
+TEST(Nfc, RandomTextIsStable) {
+    const uint32_t pool[] = {0x41,   0x65,   0x20,   0x300,  0x301,  0x316,  0x323,  0x327,  0x308,  0x345,
+                             0x5B0,  0x5C1,  0x93C,  0xC5,   0xE9,   0x1EA0, 0x212B, 0x2126, 0x958,  0x344,
+                             0xF73,  0x1100, 0x1112, 0x1161, 0x1175, 0x11A7, 0x11A8, 0x11C2, 0xAC00, 0xD55C,
+                             0x3099, 0x309A, 0x304B, 0x30CF, 0xB47,  0xB3E,  0xDD9,  0xDCF,  0xDCA,  0x1D15E,
+                             0x1D165, 0x11099, 0x110BA, 0xF900, 0x3B1, 0x313,  0x1FEE};
+    std::mt19937 rng(16);
+    for (int round = 0; round < 20000; ++round) {
+        std::string s;
+        size_t raw = 0;
+        const int n = 1 + int(rng() % 12);
+        for (int k = 0; k < n; ++k) {
+            if (rng() % 10 == 0) {
+                s += static_cast<char>(0xFF);  // never valid UTF-8
+                ++raw;
+            } else {
+                tern::utf8::append_codepoint(s, pool[rng() % std::size(pool)]);
+            }
+        }
+        const std::string once = nfc(s);
+        ASSERT_EQ(hex(nfc(once)), hex(once)) << hex(s);
+        ASSERT_EQ(size_t(std::count(once.begin(), once.end(), static_cast<char>(0xFF))), raw) << hex(s);
+        if (nfc_quick_check(s)) {
+            ASSERT_EQ(once, s) << hex(s);
+        }
+    }
 }
 
 }  // namespace
