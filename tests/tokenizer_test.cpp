@@ -88,9 +88,10 @@ std::string show(const std::vector<int32_t>& ids) {
 }
 
 // parse_special: the reference read special-token text as the token (Hugging Face's files do).
-void expect_reference(const Tokenizer& tok, const std::string& name, bool parse_special = false) {
+void expect_reference(const Tokenizer& tok, const std::string& name, bool parse_special = false,
+                      size_t min_cases = 40) {
     const auto cases = load_cases(name);
-    ASSERT_GE(cases.size(), 40u);
+    ASSERT_GE(cases.size(), min_cases);
     size_t ok = 0;
     for (const Case& c : cases) {
         const auto ids = tok.encode(c.text, /*add_bos=*/false, parse_special);
@@ -137,6 +138,46 @@ TEST(TokenizerReference, Gemma3FromHfJson) {
 TEST(TokenizerReference, Qwen3FromHfJson) {
     EXPECT_EQ(qwen3().pre(), "qwen2");
     expect_reference(qwen3(), "hf-qwen3", /*parse_special=*/true);
+}
+// Text not in NFC (decomposed Latin, Vietnamese, Greek, Hangul jamo, kana with
+// combining marks, singletons such as U+212B, exclusions such as U+0958, marks
+// next to special tokens): Qwen3's normalizer is NFC, so transformers.js gives
+// the ids of the NFC text; Gemma 3's file has no NFC, so its ids differ.
+TEST(TokenizerReference, Qwen3NormalisesToNfc) {
+    EXPECT_TRUE(qwen3().normalizes_nfc());
+    expect_reference(qwen3(), "hf-qwen3-nfc", /*parse_special=*/true, /*min_cases=*/20);
+    EXPECT_EQ(qwen3().encode("cafe\xCC\x81", false, false), qwen3().encode("caf\xC3\xA9", false, false));
+}
+TEST(TokenizerReference, Gemma3DoesNotNormalise) {
+    EXPECT_FALSE(gemma3().normalizes_nfc());
+    expect_reference(gemma3(), "hf-gemma3-nfc", /*parse_special=*/true, /*min_cases=*/20);
+    EXPECT_NE(gemma3().encode("cafe\xCC\x81", false, false), gemma3().encode("caf\xC3\xA9", false, false));
+}
+// A GGUF has no normalizer key: pre-tokenizer "qwen2" (what Qwen2/Qwen3 files
+// carry) means NFC, as Hugging Face's tokenizer.json for them says; others do not.
+TEST(TokenizerReference, Qwen2GgufVocabNormalisesToNfc) {
+    const TokenizerData d = tern::tokenizer_data_from_hf_json(kData + "/external/qwen3/tokenizer.json");
+    tern::gguf::Writer w;
+    w.set("tokenizer.ggml.model", tern::gguf::Value::str(d.model));
+    w.set("tokenizer.ggml.pre", tern::gguf::Value::str(d.pre));
+    w.set("tokenizer.ggml.tokens", tern::gguf::Value::strings(d.tokens));
+    w.set("tokenizer.ggml.token_type", tern::gguf::Value::i32s(d.token_types));
+    w.set("tokenizer.ggml.merges", tern::gguf::Value::strings(d.merges));
+    const std::string path = tern::test::temp_path("qwen2-vocab.gguf");
+    w.write(path);
+    const Tokenizer tok = Tokenizer::create(tern::tokenizer_data_from_gguf(tern::gguf::File::open(path)));
+    std::remove(path.c_str());
+    EXPECT_EQ(tok.pre(), "qwen2");
+    EXPECT_TRUE(tok.normalizes_nfc());
+    const std::string decomposed = "Vie\xCC\xA3\xCC\x82t \xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB A\xCC\x8A";  // Việt 한 Å
+    EXPECT_EQ(tok.encode(decomposed, false, true), qwen3().encode(decomposed, false, true));
+    EXPECT_EQ(tok.encode(decomposed, false, true), tok.encode("Vi\xE1\xBB\x87t \xED\x95\x9C \xC3\x85", false, true));
+    // The same vocabulary told not to normalise (a tokenizer.json without NFC) keeps the marks.
+    TokenizerData plain = d;
+    plain.normalize_nfc = false;
+    EXPECT_NE(Tokenizer::create(plain).encode(decomposed, false, true), tok.encode(decomposed, false, true));
+    EXPECT_FALSE(llama3().normalizes_nfc());
+    EXPECT_FALSE(gpt2().normalizes_nfc());
 }
 
 // ---------------------------------------------------------------- round trips

@@ -59,6 +59,9 @@ struct TokenizerData {
     std::optional<bool> add_bos;           // default: llama yes; gpt2 only for LLaMA-3 vocabs
     std::optional<bool> add_eos;           // tokenizer.ggml.add_eos_token; default no (embedding models say yes)
     std::optional<bool> add_space_prefix;  // llama only; default yes
+    // Unicode NFC before tokenizing (the text between special tokens), as a
+    // tokenizer.json with an NFC normalizer asks; default: only for pre "qwen2".
+    std::optional<bool> normalize_nfc;
 };
 
 class Tokenizer {
@@ -75,6 +78,7 @@ public:
     // parse_special: text of control tokens ("<|eot_id|>") becomes that token;
     // otherwise it is tokenized as plain text. User-defined tokens are always
     // matched (as llama.cpp and Hugging Face do). Invalid UTF-8 is encoded as bytes.
+    // With normalizes_nfc(), the text between special tokens is put in NFC first.
     std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
 
     // The bytes a token stands for. Control tokens give "" unless render_special.
@@ -102,6 +106,7 @@ public:
 
     Kind kind() const;
     const std::string& pre() const;  // resolved pre-tokenizer name ("" for SentencePiece)
+    bool normalizes_nfc() const;     // encode() puts text in Unicode NFC first
 
     struct Impl;
 

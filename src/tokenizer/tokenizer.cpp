@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "tokenizer/nfc.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/utf8.h"
 
@@ -140,6 +141,9 @@ Tokenizer Tokenizer::create(const TokenizerData& data) {
 
     if (impl->kind == Kind::BPE) init_bpe(*impl, data);
     else init_spm(*impl, data);
+    // A GGUF has no normalizer key: Qwen2/Qwen3 files say "qwen2", and Hugging
+    // Face normalises their text (llama.cpp does not; tern follows Hugging Face).
+    impl->nfc = data.normalize_nfc.value_or(impl->pre == "qwen2");
 
     const bool spm = impl->kind == Kind::SPM;
     impl->bos = resolve_id(*impl, data.bos_id, "tokenizer.ggml.bos_token_id",
@@ -196,10 +200,14 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     if (add_bos && im.add_bos) out.push_back(im.bos);
 
     bool after_special = true;  // SentencePiece: a space goes in front of the text and after specials
+    std::string normalized;     // NFC of a fragment, when that changes it
     const auto fragment = [&](size_t b, size_t e) {
         if (e == b) return;
-        if (im.kind == Kind::SPM) im.encode_spm(text.substr(b, e - b), im.add_space_prefix && after_special, out);
-        else im.encode_bpe(text.substr(b, e - b), out);
+        // Normalised after the special tokens are cut out, as Hugging Face does
+        // for added tokens that are not "normalized" (all of Qwen's).
+        const std::string_view piece = im.nfc ? unicode::nfc(text.substr(b, e - b), normalized) : text.substr(b, e - b);
+        if (im.kind == Kind::SPM) im.encode_spm(piece, im.add_space_prefix && after_special, out);
+        else im.encode_bpe(piece, out);
         after_special = false;
     };
 
@@ -284,6 +292,7 @@ bool Tokenizer::adds_bos() const { return impl_->add_bos; }
 bool Tokenizer::adds_eos() const { return impl_->add_eos; }
 Tokenizer::Kind Tokenizer::kind() const { return impl_->kind; }
 const std::string& Tokenizer::pre() const { return impl_->pre; }
+bool Tokenizer::normalizes_nfc() const { return impl_->nfc; }
 
 bool Tokenizer::is_eog(int32_t id) const {
     return std::binary_search(impl_->eog.begin(), impl_->eog.end(), id);

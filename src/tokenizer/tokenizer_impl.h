@@ -54,6 +54,7 @@ struct Tokenizer::Impl {
     bool add_bos = false;
     bool add_eos = false;
     bool add_space_prefix = false;  // SPM
+    bool nfc = false;               // Unicode NFC of each fragment before it is encoded
     std::vector<int32_t> eog;
 
     // Special tokens matched in input text, by first byte, longest first.

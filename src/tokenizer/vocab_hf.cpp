@@ -254,6 +254,9 @@ TokenizerData tokenizer_data_from_hf_json(const std::string& path) {
             byte_level_pre(j, path, d);
         }
         special_ids(j, path, d);
+        // Qwen2/Qwen3: {"type": "NFC"}, alone or in a Sequence.
+        d.normalize_nfc = false;
+        if (j.contains("normalizer")) each_of_type(j["normalizer"], "NFC", [&](const json&) { d.normalize_nfc = true; });
         return d;
     } catch (const json::exception& e) {
         throw Error(path + ": unexpected tokenizer.json structure: " + e.what());

