@@ -1,6 +1,7 @@
 // The server's service parts on their own (serve/, linked in directly): the
 // sliding-window rate limit with a clock the test controls, the response
-// cache's keys and LRU order, the deny list, the client hash, the log line.
+// cache's keys and LRU order, the deny list, the client hash, the log line,
+// base64.
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include "access_log.h"
 #include "clients.h"
 #include "deny_list.h"
+#include "openai.h"
 #include "response_cache.h"
 #include "tern/error.h"
 #include "test_util.h"
@@ -125,6 +127,19 @@ TEST(ServeParts, LogLineHasTheFieldsAndPromptsOnlyWhenAsked) {
               R"({"time":"2026-01-01T00:00:00.123Z","method":"POST","endpoint":"/v1/completions","status":200,)"
               R"("client":"0123456789abcdef","prompt_tokens":5,"completion_tokens":7,"duration_ms":250.0,"cache":"miss",)"
               R"("prompt":"tell me a secret","answer":"no"})");
+}
+
+TEST(ServeParts, Base64IsRfc4648) {
+    // RFC 4648 section 10's vectors: every padding case.
+    const std::vector<std::pair<std::string, std::string>> v = {
+        {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"}};
+    for (const auto& [in, out] : v) EXPECT_EQ(base64_encode(in.data(), in.size()), out) << in;
+    const unsigned char high[3] = {0xfb, 0xff, 0xbf};  // the last two characters of the alphabet
+    EXPECT_EQ(base64_encode(high, 3), "+/+/");
+    // An embedding's bytes: 1.0f is 00 00 80 3f in little-endian order.
+    const float one = 1.0f;
+    EXPECT_EQ(base64_encode(&one, sizeof one), "AACAPw==");
 }
 
 }  // namespace
