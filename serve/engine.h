@@ -66,6 +66,8 @@ public:
     int64_t n_ctx() const { return batch_ ? batch_->n_ctx() : embedder_->n_ctx(); }
     bool embedding() const { return embedder_.has_value(); }
     int64_t n_embd() const { return embedder_ ? embedder_->n_embd() : 0; }
+    // The embedder's pooling (the file's); none: one vector per token.
+    Pooling pooling() const { return embedder_ ? embedder_->pooling() : Pooling::none; }
 
 private:
     struct Slot {

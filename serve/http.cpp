@@ -344,6 +344,10 @@ void handle_embeddings(ServerState& st, const httplib::Request& req, const std::
         throw bad_request("the model " + st.model_name +
                           " is a text-generation model, not an embedding model: /v1/embeddings needs a server "
                           "started with an embedding model (tern serve -m EMBEDDING.gguf)");
+    if (st.engine->pooling() == Pooling::none)  // as llama-server: per-token vectors are not OpenAI's shape
+        throw bad_request("the model " + st.model_name +
+                          " pools nothing (pooling_type none: one vector per token), which /v1/embeddings cannot "
+                          "return; use tern embed --pooling mean|cls|last, or a model that pools");
     auto job = std::make_shared<Job>();
     job->embed = parse_embedding_request(parse_body(raw), *st.tok, st.engine->n_ctx(), st.engine->n_embd());
     check_and_log_texts(st, job->embed->texts, *rec);

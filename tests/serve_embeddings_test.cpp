@@ -2,6 +2,7 @@
 // on the same inputs (bit-equal: the same forward pass), batching, base64,
 // every bad input, and the endpoints that do not fit the model's kind.
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 
 #include "serve_util.h"
 #include "tern/embed.h"
+#include "tern/gguf.h"
+#include "test_util.h"
 #include "tern/tokenizer.h"
 
 namespace tern {
@@ -204,6 +207,26 @@ TEST(ServeEmbeddingsOther, GenerationModelRefusesEmbeddings) {
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body["error"]["message"].get<std::string>().find("not an embedding model"), std::string::npos) << r.body;
     EXPECT_EQ(s.stop(), 0) << s.stderr_text();
+}
+
+TEST(ServeEmbeddingsOther, PoolingNoneIsRefusedAsLlamaServerDoes) {
+    // The embedding model with pooling_type 0 (none): one vector per token, not OpenAI's shape.
+    const gguf::File f = gguf::File::open(kEmbedModel);
+    gguf::Writer w;
+    for (const auto& [k, v] : f.metadata()) w.set(k, v);
+    w.set("qwen3.pooling_type", gguf::Value::u32(0));
+    for (const auto& t : f.tensors()) w.add_tensor(t.name, t.dims, t.type, std::vector<uint8_t>(t.data, t.data + t.n_bytes));
+    const std::string path = test::temp_path("pooling_none.gguf");
+    w.write(path);
+    {
+        ServerProcess s({}, 1, kCtx, path);
+        ASSERT_GT(s.port(), 0) << s.stderr_text();
+        const Reply r = post_json(s.port(), "/v1/embeddings", json{{"input", "hi"}});
+        EXPECT_EQ(r.status, 400);
+        EXPECT_NE(r.body["error"]["message"].get<std::string>().find("pooling_type none"), std::string::npos) << r.body;
+        EXPECT_EQ(s.stop(), 0) << s.stderr_text();
+    }
+    std::filesystem::remove(path);
 }
 
 TEST(ServeEmbeddingsOther, ApiKeyAndRateLimitApply) {
