@@ -1,6 +1,8 @@
 /* capi_test.c: the C API's contracts — error codes and messages, the buffer
- * conventions, NULL handles — on the bundled model.
- * Usage: capi_test MODEL   (exit 0: all passed; prints each failed check) */
+ * conventions, NULL handles — on the bundled model, and the embedder's on an
+ * embedding model (tests/data/models/qwen3_i2s_embd.gguf: 64 dims, last-token
+ * pooling, a vocabulary of 97 tokens).
+ * Usage: capi_test MODEL [EMBEDDING_MODEL]   (exit 0: all passed; prints each failed check) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,12 +199,80 @@ static void with_model(const char* path) {
     tern_tokenizer_free(tok);
 }
 
+static void embedder(const char* path) {
+    tern_model* model = NULL;
+    tern_tokenizer* tok = NULL;
+    tern_embedder* e = (tern_embedder*)&path; /* must be reset to NULL on failure */
+    tern_embedder_options eo = tern_embedder_options_default();
+    float out[256];
+    size_t n = 0;
+    const int32_t a[9] = {12, 25, 30, 40, 50, 60, 70, 80, 0}, bad[1] = {97};
+    const int32_t* lists[2] = {a, a};
+    size_t lens[2] = {3, 3};
+    const char* texts[2] = {"a cat", "a cat"};
+
+    CHECK_ERR(tern_embedder_create(NULL, NULL, &e), TERN_ERR_INVALID_ARGUMENT, "model is NULL");
+    CHECK(e == NULL);
+    CHECK_ERR(tern_embed_tokens(NULL, lists, lens, 1, out, 256, &n), TERN_ERR_INVALID_ARGUMENT, "embedder is NULL");
+    CHECK_ERR(tern_embed_texts(NULL, NULL, texts, 1, out, 256, &n), TERN_ERR_INVALID_ARGUMENT, "embedder is NULL");
+    CHECK(tern_embedder_n_embd(NULL) == -1 && tern_embedder_n_ctx(NULL) == -1);
+    CHECK(tern_embedder_pooling(NULL) == TERN_POOLING_DEFAULT && strcmp(tern_pooling_name(TERN_POOLING_MEAN), "mean") == 0);
+    CHECK(tern_cosine_similarity(NULL, out, 4) == 0.0f);
+    tern_embedder_free(NULL);
+
+    if (tern_model_load(path, NULL, &model) != TERN_OK || tern_tokenizer_from_model(model, &tok) != TERN_OK) {
+        fprintf(stderr, "cannot load %s: %s\n", path, tern_last_error());
+        ++failures;
+        tern_model_free(model);
+        return;
+    }
+    eo.pooling = (tern_pooling)7;
+    CHECK_ERR(tern_embedder_create(model, &eo, &e), TERN_ERR_INVALID_ARGUMENT, "pooling");
+    eo = tern_embedder_options_default();
+    eo.n_ctx = 8;
+    CHECK(tern_embedder_create(model, &eo, &e) == TERN_OK);
+    tern_model_free(model); /* the embedder keeps the weights alive */
+    CHECK(tern_embedder_n_embd(e) == 64 && tern_embedder_n_ctx(e) == 8 && tern_embedder_pooling(e) == TERN_POOLING_LAST);
+
+    /* The size comes back with TERN_ERR_BUFFER_TOO_SMALL, and nothing is written. */
+    CHECK(tern_embed_tokens(e, lists, lens, 2, NULL, 0, &n) == TERN_ERR_BUFFER_TOO_SMALL && n == 128);
+    out[0] = -7;
+    CHECK_ERR(tern_embed_tokens(e, lists, lens, 2, out, 127, &n), TERN_ERR_BUFFER_TOO_SMALL, "buffer");
+    CHECK(n == 128 && out[0] == -7);
+    CHECK(tern_embed_tokens(e, lists, lens, 2, out, 256, &n) == TERN_OK && n == 128);
+    double sq = 0;
+    for (int i = 0; i < 64; ++i) sq += (double)out[i] * out[i];
+    CHECK(fabs(sq - 1.0) < 1e-5);                              /* euclidean normalisation */
+    CHECK(memcmp(out, out + 64, 64 * sizeof(float)) == 0);     /* packing changes nothing */
+    CHECK(fabsf(tern_cosine_similarity(out, out + 64, 64) - 1.0f) < 1e-6f);
+
+    /* Bad inputs: what and where. */
+    lens[1] = 0;
+    CHECK_ERR(tern_embed_tokens(e, lists, lens, 2, out, 256, &n), TERN_ERR_INVALID_ARGUMENT, "input 1 has no tokens");
+    lens[1] = 9;
+    CHECK_ERR(tern_embed_tokens(e, lists, lens, 2, out, 256, &n), TERN_ERR_INVALID_ARGUMENT, "context of 8");
+    lists[1] = bad;
+    lens[1] = 1;
+    CHECK_ERR(tern_embed_tokens(e, lists, lens, 2, out, 256, &n), TERN_ERR_INVALID_ARGUMENT, "97");
+
+    /* Texts, tokenized as `tern embed` does. */
+    CHECK(tern_embed_texts(e, tok, texts, 2, out, 256, &n) == TERN_OK && n == 128);
+    CHECK(memcmp(out, out + 64, 64 * sizeof(float)) == 0);
+    texts[1] = "";
+    CHECK_ERR(tern_embed_texts(e, tok, texts, 2, out, 256, &n), TERN_ERR_INVALID_ARGUMENT, "texts[1] is empty");
+    CHECK_ERR(tern_embed_texts(e, NULL, texts, 1, out, 256, &n), TERN_ERR_INVALID_ARGUMENT, "tokenizer is NULL");
+
+    tern_embedder_free(e);
+    tern_tokenizer_free(tok);
+}
+
 int main(int argc, char** argv) {
-    if (argc != 2) return fprintf(stderr, "usage: %s MODEL\n", argv[0]), 2;
+    if (argc != 2 && argc != 3) return fprintf(stderr, "usage: %s MODEL [EMBEDDING_MODEL]\n", argv[0]), 2;
     CHECK(tern_version()[0] != '\0' && strcmp(tern_status_name(TERN_OK), "TERN_OK") == 0);
     null_handles();
     sampling_params();
     with_model(argv[1]);
+    if (argc == 3) embedder(argv[2]);
     if (failures) fprintf(stderr, "%d checks failed\n", failures);
     else printf("capi_test: all checks passed\n");
     return failures ? 1 : 0;

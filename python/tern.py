@@ -16,8 +16,16 @@ TernError with the library's message.
 Thread safety is the C API's: a Model may be shared by Sessions on several
 threads; a Session or Sampler is used by one thread at a time.
 
+Embeddings (an embedding model: one vector per text, as `tern embed` prints them):
+
+    embedder = tern.Embedder(tern.Model("bitnet-embedding.gguf"))
+    a, b = embedder.embed(["a cat", "a kitten"])     # texts, or lists of token ids
+    print(tern.cosine_similarity(a, b))
+
 Command line: `python3 tern.py MODEL PROMPT [N]` prints the greedy continuation
-of PROMPT (N tokens, default 64), like examples/simple.c.
+of PROMPT (N tokens, default 64), like examples/simple.c; `python3 tern.py
+--embed MODEL TEXT1 TEXT2` prints both embeddings and their cosine similarity,
+like examples/embed.c.
 """
 
 import ctypes
@@ -28,7 +36,8 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_d
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TernError", "Model", "Tokenizer", "Session", "Sampler", "GenerateResult", "load_library", "version"]
+__all__ = ["TernError", "Model", "Tokenizer", "Session", "Sampler", "GenerateResult", "Embedder", "cosine_similarity",
+           "load_library", "version"]
 
 
 class TernError(Exception):
@@ -75,11 +84,17 @@ class _GenerateResult(Structure):
                 ("prompt_seconds", c_double), ("generate_seconds", c_double)]
 
 
+class _EmbedderOptions(Structure):
+    _fields_ = [("pooling", c_int), ("normalize", c_int32), ("n_ctx", c_int64), ("n_batch", c_int64),
+                ("n_threads", c_int32), ("kv_f16", c_bool)]
+
+
 _PieceCallback = CFUNCTYPE(c_int, POINTER(c_char), c_size_t, c_int32, c_void_p)
 
 _TERN_OK = 0
 _TERN_ERR_BUFFER_TOO_SMALL = 2
 _STOP_REASONS = ["eos", "length", "stop_string", "context_full", "cancelled"]
+_POOLINGS = ["none", "mean", "cls", "last"]  # tern_pooling 0..3
 
 # name: (restype, argtypes); a restype of c_int is a tern_status.
 _SIGNATURES = {
@@ -122,6 +137,17 @@ _SIGNATURES = {
                               _PieceCallback, c_void_p, c_void_p, POINTER(_GenerateResult)]),
     "tern_chat_render": (c_int, [c_void_p, c_void_p, c_char_p, POINTER(c_char_p), POINTER(c_char_p), c_size_t,
                                  POINTER(c_int32), c_size_t, POINTER(c_size_t)]),
+    "tern_embedder_options_default": (_EmbedderOptions, []),
+    "tern_embedder_create": (c_int, [c_void_p, POINTER(_EmbedderOptions), POINTER(c_void_p)]),
+    "tern_embedder_free": (None, [c_void_p]),
+    "tern_embedder_n_embd": (c_int64, [c_void_p]),
+    "tern_embedder_n_ctx": (c_int64, [c_void_p]),
+    "tern_embedder_pooling": (c_int, [c_void_p]),
+    "tern_embed_tokens": (c_int, [c_void_p, POINTER(POINTER(c_int32)), POINTER(c_size_t), c_size_t,
+                                  POINTER(c_float), c_size_t, POINTER(c_size_t)]),
+    "tern_embed_texts": (c_int, [c_void_p, c_void_p, POINTER(c_char_p), c_size_t, POINTER(c_float), c_size_t,
+                                 POINTER(c_size_t)]),
+    "tern_cosine_similarity": (c_float, [POINTER(c_float), POINTER(c_float), c_size_t]),
 }
 
 _lib = None
@@ -431,9 +457,101 @@ class Session(_Handle):
                               r.n_generated, r.prompt_seconds, r.generate_seconds)
 
 
+class Embedder(_Handle):
+    """Embeddings of texts or token lists (tern_embedder). Used by one thread at a time."""
+    _free = "tern_embedder_free"
+
+    def __init__(self, model, pooling=None, normalize=2, n_ctx=0, n_batch=512, n_threads=0, kv_f16=False):
+        """pooling: None (the file's, else "last"), "none", "mean", "cls" or "last"; normalize: -1 none,
+        0 max-abs to the int16 range, 1 taxicab, 2 euclidean, > 2 p-norm (llama-embedding's --embd-normalize)."""
+        lib = model._lib
+        if pooling is not None and pooling not in _POOLINGS:
+            raise TernError(f"pooling {pooling!r} is not one of {', '.join(_POOLINGS)} (or None: the file's)")
+        o = _EmbedderOptions(-1 if pooling is None else _POOLINGS.index(pooling), normalize, n_ctx, n_batch,
+                             n_threads, kv_f16)
+        h = c_void_p()
+        _check(lib, lib.tern_embedder_create(model._handle(), ctypes.byref(o), ctypes.byref(h)))
+        super().__init__(lib, h)
+        self.tokenizer = model.tokenizer if model.info()["has_tokenizer"] else None
+
+    @property
+    def n_embd(self):
+        return self._lib.tern_embedder_n_embd(self._handle())
+
+    @property
+    def n_ctx(self):
+        return self._lib.tern_embedder_n_ctx(self._handle())
+
+    @property
+    def pooling(self):
+        return _POOLINGS[self._lib.tern_embedder_pooling(self._handle())]
+
+    def embed(self, inputs):
+        """A list of texts (tokenized as `tern embed` does) or of token-id lists -> one list of n_embd
+        floats per input, all embedded in one call. With pooling "none": per input, one such list per token."""
+        inputs, d = list(inputs), self.n_embd
+
+        def rows(flat):
+            return [flat[i:i + d] for i in range(0, len(flat), d)]
+        if self.pooling == "none":  # embedded one input at a time, so that the rows split by input
+            return [rows(self._embed_flat([x])) for x in inputs]
+        return rows(self._embed_flat(inputs))
+
+    def _embed_flat(self, inputs):
+        if all(isinstance(x, (str, bytes)) for x in inputs):
+            if self.tokenizer is None:
+                raise TernError("this model has no tokenizer: give the inputs as token ids")
+            texts = (c_char_p * len(inputs))(*[_bytes(t) for t in inputs])
+
+            def call(buf, cap, n):
+                return self._lib.tern_embed_texts(self._handle(), self.tokenizer._handle(), texts, len(inputs),
+                                                  buf, cap, n)
+        else:
+            arrays = [_ids_array(ids) for ids in inputs]
+            ptrs = (POINTER(c_int32) * len(arrays))(*[ctypes.cast(a, POINTER(c_int32)) for a, _ in arrays])
+            counts = (c_size_t * len(arrays))(*[n for _, n in arrays])
+
+            def call(buf, cap, n):
+                return self._lib.tern_embed_tokens(self._handle(), ptrs, counts, len(arrays), buf, cap, n)
+        # The C API's buffer convention: ask for the size, then fill a buffer that large.
+        n = c_size_t(0)
+        status = call(None, 0, ctypes.byref(n))
+        if status == _TERN_ERR_BUFFER_TOO_SMALL:
+            buf = (c_float * n.value)()
+            status = call(buf, n.value, ctypes.byref(n))
+            _check(self._lib, status)
+            return buf[:n.value]
+        _check(self._lib, status)
+        return []
+
+
+def cosine_similarity(a, b):
+    """Cosine similarity as llama.cpp computes it (sums in double)."""
+    if len(a) != len(b):
+        raise TernError(f"cosine_similarity: vectors of {len(a)} and {len(b)} values")
+    fa, fb = (c_float * len(a))(*a), (c_float * len(b))(*b)
+    return load_library().tern_cosine_similarity(fa, fb, len(a))
+
+
+def _embed_main(argv):
+    """--embed MODEL TEXT1 TEXT2: as examples/embed.c prints them."""
+    embedder = Embedder(Model(argv[0]))
+    a, b = embedder.embed(argv[1:3])
+    for e in (a, b):
+        print("[" + ",".join(f"{v:.7f}" for v in e) + "]")
+    print(f"cosine similarity: {cosine_similarity(a, b):.6f}")
+
+
 def main(argv):
+    if len(argv) == 5 and argv[1] == "--embed":
+        try:
+            _embed_main(argv[2:])
+        except TernError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if len(argv) not in (3, 4):
-        print(f"usage: {argv[0]} MODEL PROMPT [N]", file=sys.stderr)
+        print(f"usage: {argv[0]} MODEL PROMPT [N]\n       {argv[0]} --embed MODEL TEXT1 TEXT2", file=sys.stderr)
         return 2
     try:
         model = Model(argv[1])

@@ -19,9 +19,13 @@ Engine::Engine(const Model& model, const Tokenizer& tok, const EngineOptions& op
     : tok_(tok),
       opts_(opts),
       metrics_(metrics),
-      batch_(model, BatchOptions{.n_seq = opts.n_seq, .n_ctx = opts.n_ctx, .n_batch = opts.n_batch,
-                                 .n_threads = opts.n_threads, .kv_f16 = opts.kv_f16}),
       slots_(size_t(opts.n_seq)) {
+    if (model.info().has_output_head)
+        batch_.emplace(model, BatchOptions{.n_seq = opts.n_seq, .n_ctx = opts.n_ctx, .n_batch = opts.n_batch,
+                                           .n_threads = opts.n_threads, .kv_f16 = opts.kv_f16});
+    else  // the file's pooling, euclidean normalisation (as llama-server's OpenAI endpoint)
+        embedder_.emplace(model, EmbedOptions{.n_ctx = opts.n_ctx, .n_batch = opts.n_batch,
+                                              .n_threads = opts.n_threads, .kv_f16 = opts.kv_f16});
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -82,6 +86,7 @@ void Engine::loop() {
 }
 
 void Engine::admit() {
+    if (embedder_) return;  // step_embeddings() takes its requests itself
     std::lock_guard lk(m_);
     while (!queue_.empty()) {
         std::shared_ptr<Job> job = queue_.front();
@@ -98,7 +103,7 @@ void Engine::admit() {
         size_t best_len = 0;
         for (int seq = 0; seq < int(slots_.size()); ++seq) {
             if (slots_[size_t(seq)].job) continue;
-            const size_t len = common_prefix(batch_.tokens(seq), prompt);
+            const size_t len = common_prefix(batch_->tokens(seq), prompt);
             if (best < 0 || len > best_len) best = seq, best_len = len;
         }
         if (best < 0) {  // no free slot: back to the front of the line
@@ -108,7 +113,7 @@ void Engine::admit() {
         }
         // At least the last prompt token is evaluated again: its logits pick the first token.
         const size_t keep = std::min(best_len, prompt.size() - 1);
-        batch_.truncate(best, int64_t(keep));
+        batch_->truncate(best, int64_t(keep));
         Slot& s = slots_[size_t(best)];
         s = Slot{};
         s.job = std::move(job);
@@ -125,6 +130,10 @@ void Engine::admit() {
 }
 
 void Engine::step() {
+    if (embedder_) {
+        step_embeddings();
+        return;
+    }
     const auto now = std::chrono::steady_clock::now();
     for (int seq = 0; seq < int(slots_.size()); ++seq) {
         Slot& s = slots_[size_t(seq)];
@@ -134,7 +143,7 @@ void Engine::step() {
             metrics_.count_rejection("timeout");
             finish(seq, "length", {}, true);
         }
-        else if (s.generating && batch_.n_past(seq) >= batch_.n_ctx()) finish(seq, "length");  // context full
+        else if (s.generating && batch_->n_past(seq) >= batch_->n_ctx()) finish(seq, "length");  // context full
     }
 
     // Decode tokens first (one per generating slot), then prompt chunks in the
@@ -164,27 +173,76 @@ void Engine::step() {
 
     const auto t0 = std::chrono::steady_clock::now();
     try {
-        batch_.eval(items);
+        batch_->eval(items);
     } catch (const std::exception& e) {
         // Not the clients' fault (their input was validated): fail the batch's requests.
         for (const auto& it : items)
             if (slots_[size_t(it.seq)].job) {
                 finish(it.seq, "", std::string("evaluation failed: ") + e.what());
-                batch_.reset(it.seq);
+                batch_->reset(it.seq);
             }
         return;
     }
     metrics_.eval_us +=
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     for (size_t i = 0; i < items.size(); ++i)
-        if (items[i].logits && slots_[size_t(items[i].seq)].job) on_logits(items[i].seq, batch_.logits(i));
+        if (items[i].logits && slots_[size_t(items[i].seq)].job) on_logits(items[i].seq, batch_->logits(i));
+}
+
+void Engine::step_embeddings() {
+    // Up to one request per slot, all their inputs embedded together.
+    std::vector<std::shared_ptr<Job>> jobs;
+    {
+        std::lock_guard lk(m_);
+        const auto now = std::chrono::steady_clock::now();
+        while (!queue_.empty() && jobs.size() < slots_.size()) {
+            std::shared_ptr<Job> job = std::move(queue_.front());
+            queue_.pop_front();
+            --metrics_.queued;
+            if (job->out.cancelled()) {
+                ++metrics_.cancelled;
+            } else if (now >= job->deadline) {  // waited in the queue past its timeout
+                metrics_.count_rejection("timeout");
+                job->out.close("length", job->embed->n_tokens(), 0, {}, true);
+            } else {
+                jobs.push_back(std::move(job));
+            }
+        }
+    }
+    if (jobs.empty()) return;
+    std::vector<std::vector<int32_t>> inputs;
+    for (const auto& job : jobs) {
+        inputs.insert(inputs.end(), job->embed->inputs.begin(), job->embed->inputs.end());
+        metrics_.prompt_tokens += job->embed->n_tokens();
+    }
+    metrics_.active += int64_t(jobs.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::vector<float>> out;
+    std::string error;
+    try {
+        out = embedder_->embed(inputs);
+    } catch (const std::exception& e) {
+        error = std::string("embedding failed: ") + e.what();  // not the clients' fault: their input was validated
+    }
+    metrics_.eval_us +=
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    size_t at = 0;
+    for (const auto& job : jobs) {
+        const size_t n = job->embed->inputs.size();
+        if (error.empty())
+            job->embeddings.assign(std::make_move_iterator(out.begin() + long(at)),
+                                   std::make_move_iterator(out.begin() + long(at + n)));
+        at += n;
+        job->out.close(error.empty() ? "stop" : "", job->embed->n_tokens(), 0, error);
+        --metrics_.active;
+    }
 }
 
 void Engine::on_logits(int seq, const float* logits) {
     Slot& s = slots_[size_t(seq)];
     const GenRequest& req = s.job->req;
     s.generating = true;
-    const int32_t id = s.sampler->sample(logits, batch_.n_vocab());
+    const int32_t id = s.sampler->sample(logits, batch_->n_vocab());
     const auto& st = s.job->stop_tokens;
     if ((!req.ignore_eos && tok_.is_eog(id)) || std::find(st.begin(), st.end(), id) != st.end()) {
         finish(seq, "stop");

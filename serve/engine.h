@@ -2,6 +2,10 @@
 // request. Each step it admits queued requests into free slots, evaluates one
 // batch (a decode token of every generating slot plus prompt chunks), samples
 // per slot and streams text to each request's Channel.
+//
+// On an embedding model (no output head) it owns an Embedder instead: each
+// step takes up to one embedding request per slot from the queue and embeds
+// all their inputs together (packed into as few forward passes as fit -b).
 #pragma once
 
 #include <chrono>
@@ -18,12 +22,17 @@
 #include "metrics.h"
 #include "request.h"
 #include "tern/batch.h"
+#include "tern/embed.h"
 #include "tern/generate.h"
 
 namespace tern::serve {
 
 struct Job {
-    GenRequest req;
+    GenRequest req;                    // a generation request (unused for embeddings)
+    std::optional<EmbedRequest> embed; // set: an embedding request
+    // The answer to `embed`, one vector per input; written by the engine
+    // before it closes `out` (the channel's mutex orders it for the reader).
+    std::vector<std::vector<float>> embeddings;
     std::vector<int32_t> stop_tokens;  // the chat template's (chat requests)
     std::chrono::steady_clock::time_point start;     // when the HTTP request arrived (time to first token)
     std::chrono::steady_clock::time_point deadline;
@@ -53,7 +62,12 @@ public:
     // cancels what is left, and joins the thread.
     void drain(std::chrono::milliseconds grace);
 
-    int64_t n_ctx() const { return batch_.n_ctx(); }
+    // Positions per slot: the longest prompt (generation) or input (embeddings).
+    int64_t n_ctx() const { return batch_ ? batch_->n_ctx() : embedder_->n_ctx(); }
+    bool embedding() const { return embedder_.has_value(); }
+    int64_t n_embd() const { return embedder_ ? embedder_->n_embd() : 0; }
+    // The embedder's pooling (the file's); none: one vector per token.
+    Pooling pooling() const { return embedder_ ? embedder_->pooling() : Pooling::none; }
 
 private:
     struct Slot {
@@ -69,6 +83,7 @@ private:
     void loop();
     void admit();
     void step();
+    void step_embeddings();
     // Reacts to the logits of a slot's last evaluated token.
     void on_logits(int seq, const float* logits);
     // `cut_short`: ended by the timeout or shutdown, not by the request's own limits.
@@ -77,7 +92,8 @@ private:
     Tokenizer tok_;
     EngineOptions opts_;
     Metrics& metrics_;
-    BatchSession batch_;
+    std::optional<BatchSession> batch_;  // a generation model
+    std::optional<Embedder> embedder_;   // an embedding model
     std::vector<Slot> slots_;
 
     std::mutex m_;

@@ -149,13 +149,15 @@ uint64_t fresh_seed() {
     return n.fetch_add(0x9E3779B97F4A7C15ULL);
 }
 
-// --deny-regex: any message (or the prompt) matching a pattern refuses the request.
-void check_content(const ServerState& st, const GenRequest& r) {
-    if (st.deny.empty()) return;
-    for (const std::string& text : r.texts)
-        if (st.deny.match(text))
+// --deny-regex: any message (or the prompt, or an input) matching a pattern
+// refuses the request; with --log-prompts the texts go into the request's log line.
+void check_and_log_texts(const ServerState& st, const std::vector<std::string>& texts, RequestRecord& rec) {
+    for (const std::string& text : texts)
+        if (!st.deny.empty() && st.deny.match(text))
             throw ApiError(400, "content_filter", "the request was refused by the server's content filter",
                            "content_filter");
+    if (st.log.with_prompts())
+        for (const auto& t : texts) rec.prompt += (rec.prompt.empty() ? "" : "\n") + t;
 }
 
 // What a finished answer leaves behind: the record's numbers and, when it is
@@ -169,14 +171,13 @@ void settle(ServerState& st, const std::string& cache_key, const Update& u, cons
         st.cache.put(cache_key, {text, u.finish_reason, u.n_prompt, u.n_generated});
 }
 
-// The whole answer at once.
-void answer_whole(ServerState& st, const std::shared_ptr<Job>& job, const ResponseHead& head,
-                  const std::string& cache_key, const httplib::Request& req, httplib::Response& res, RequestRecord& rec) {
-    // Nothing is written until the end, so a client that hangs up is noticed
-    // by watching its socket: its slot is freed at once, like a stream's.
+// Waits for the end of a job answered whole: its last update, with all its
+// text in `text`. Nothing is written until the end, so a client that hangs up
+// is noticed by watching its socket: its slot is freed at once, like a
+// stream's. false: the client went away (and the job is cancelled).
+bool await_end(const std::shared_ptr<Job>& job, const httplib::Request& req, httplib::Response& res,
+               RequestRecord& rec, Update& u, std::string& text) {
     const PeerWatch peer(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
-    std::string text;
-    Update u;
     // The engine ends every job by its deadline (or at shutdown); the extra
     // margin only guards against a bug turning into a hung connection.
     const auto give_up = job->deadline + std::chrono::seconds(30);
@@ -189,12 +190,21 @@ void answer_whole(ServerState& st, const std::shared_ptr<Job>& job, const Respon
             job->out.cancel();
             rec.client_gone = true;
             res.status = 200;  // never seen by anyone; logged as what would have been sent
-            return;
+            return false;
         }
         u = job->out.take(std::chrono::milliseconds(100));
         text += u.text;
     }
     if (!u.error.empty()) throw ApiError(500, "server_error", u.error);
+    return true;
+}
+
+// The whole answer at once.
+void answer_whole(ServerState& st, const std::shared_ptr<Job>& job, const ResponseHead& head,
+                  const std::string& cache_key, const httplib::Request& req, httplib::Response& res, RequestRecord& rec) {
+    std::string text;
+    Update u;
+    if (!await_end(job, req, res, rec, u, text)) return;
     settle(st, cache_key, u, text, rec);
     send_json(res, completion_json(head, text, u.finish_reason, u.n_prompt, u.n_generated));
 }
@@ -253,17 +263,35 @@ void answer_stream(ServerState& st, std::function<Update()> next, std::function<
         });
 }
 
+// Into the engine's queue, or 503.
+void submit(ServerState& st, const std::shared_ptr<Job>& job) {
+    switch (st.engine->submit(job)) {
+        case Engine::Submit::ok: return;
+        case Engine::Submit::queue_full:
+            throw ApiError(503, "unavailable_error",
+                           "the server is busy: every slot is in use and the queue is full; retry later",
+                           "queue_full");
+        case Engine::Submit::closed: throw ApiError(503, "unavailable_error", "the server is shutting down");
+    }
+}
+
+void require_generation_model(const ServerState& st) {
+    if (st.engine->embedding())
+        throw bad_request("the model " + st.model_name +
+                          " is an embedding model: it has no output head and cannot generate text; "
+                          "use POST /v1/embeddings, or serve a text-generation model");
+}
+
 void handle_generate(ServerState& st, Endpoint endpoint, const httplib::Request& req, const std::string& raw,
                      httplib::Response& res, const Record& rec) {
     require_ready(st);
     if (st.draining) throw ApiError(503, "unavailable_error", "the server is shutting down");
+    require_generation_model(st);
     const json body = parse_body(raw);
     const ParseContext ctx{*st.tok, *st.chat_template, st.engine->n_ctx(), fresh_seed()};
     auto job = std::make_shared<Job>();
     job->req = endpoint == Endpoint::chat ? parse_chat_request(body, ctx) : parse_completion_request(body, ctx);
-    check_content(st, job->req);
-    if (st.log.with_prompts())
-        for (const auto& t : job->req.texts) rec->prompt += (rec->prompt.empty() ? "" : "\n") + t;
+    check_and_log_texts(st, job->req.texts, *rec);
     const ResponseHead head = make_head(endpoint, st.model_name);
 
     const std::string cache_key = st.cache.key(endpoint, body, job->req);
@@ -289,14 +317,7 @@ void handle_generate(ServerState& st, Endpoint endpoint, const httplib::Request&
     if (endpoint == Endpoint::chat) job->stop_tokens = st.chat_template->stop_tokens(*st.tok);
     job->start = rec->start;
     job->deadline = Clock::now() + std::chrono::milliseconds(int64_t(st.opts.timeout_s * 1000));
-    switch (st.engine->submit(job)) {
-        case Engine::Submit::ok: break;
-        case Engine::Submit::queue_full:
-            throw ApiError(503, "unavailable_error",
-                           "the server is busy: every slot is in use and the queue is full; retry later",
-                           "queue_full");
-        case Engine::Submit::closed: throw ApiError(503, "unavailable_error", "the server is shutting down");
-    }
+    submit(st, job);
     if (!job->req.stream) {
         answer_whole(st, job, head, cache_key, req, res, *rec);
         return;
@@ -311,6 +332,37 @@ void handle_generate(ServerState& st, Endpoint endpoint, const httplib::Request&
             return u;
         },
         [job] { job->out.cancel(); }, head, job->req.include_usage, cache_key, res, rec);
+}
+
+// POST /v1/embeddings: scheduled like a completion (the queue, the slots, the
+// timeout), answered whole.
+void handle_embeddings(ServerState& st, const httplib::Request& req, const std::string& raw, httplib::Response& res,
+                       const Record& rec) {
+    require_ready(st);
+    if (st.draining) throw ApiError(503, "unavailable_error", "the server is shutting down");
+    if (!st.engine->embedding())
+        throw bad_request("the model " + st.model_name +
+                          " is a text-generation model, not an embedding model: /v1/embeddings needs a server "
+                          "started with an embedding model (tern serve -m EMBEDDING.gguf)");
+    if (st.engine->pooling() == Pooling::none)  // as llama-server: per-token vectors are not OpenAI's shape
+        throw bad_request("the model " + st.model_name +
+                          " pools nothing (pooling_type none: one vector per token), which /v1/embeddings cannot "
+                          "return; use tern embed --pooling mean|cls|last, or a model that pools");
+    auto job = std::make_shared<Job>();
+    job->embed = parse_embedding_request(parse_body(raw), *st.tok, st.engine->n_ctx(), st.engine->n_embd());
+    check_and_log_texts(st, job->embed->texts, *rec);
+    job->start = rec->start;
+    job->deadline = Clock::now() + std::chrono::milliseconds(int64_t(st.opts.timeout_s * 1000));
+    submit(st, job);
+    Update u;
+    std::string unused;
+    if (!await_end(job, req, res, *rec, u, unused)) return;
+    rec->prompt_tokens = u.n_prompt;
+    if (u.cut_short)  // the engine's only early end of an embedding request (shutdown is an error)
+        throw ApiError(503, "unavailable_error",
+                       fmt::format("the request waited for a slot longer than the server's --timeout of {} s; retry later",
+                                   st.opts.timeout_s));
+    send_json(res, embeddings_json(job->embeddings, job->embed->base64, st.model_name, u.n_prompt));
 }
 
 }  // namespace
@@ -379,6 +431,10 @@ void add_routes(httplib::Server& svr, ServerState& st) {
     svr.Post("/v1/completions", guarded_post(st, "/v1/completions", Access::limited,
         [&st](const httplib::Request& req, httplib::Response& res, const Body& body, const Record& rec) {
             handle_generate(st, Endpoint::completion, req, body, res, rec);
+        }));
+    svr.Post("/v1/embeddings", guarded_post(st, "/v1/embeddings", Access::limited,
+        [&st](const httplib::Request& req, httplib::Response& res, const Body& body, const Record& rec) {
+            handle_embeddings(st, req, body, res, rec);
         }));
     svr.Post("/tokenize", guarded_post(st, "/tokenize", Access::limited,
         [&st](const httplib::Request&, httplib::Response& res, const Body& body, const Record&) {

@@ -1,7 +1,9 @@
 #include "openai.h"
 
 #include <atomic>
+#include <bit>
 #include <chrono>
+#include <cstring>
 
 #include <fmt/core.h>
 
@@ -89,6 +91,36 @@ json usage_chunk_json(const ResponseHead& h, int64_t n_prompt, int64_t n_generat
     j["choices"] = json::array();
     j["usage"] = usage_json(n_prompt, n_generated);
     return j;
+}
+
+std::string base64_encode(const void* data, size_t n) {
+    static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const auto* p = static_cast<const unsigned char*>(data);
+    std::string out;
+    out.reserve((n + 2) / 3 * 4);
+    for (size_t i = 0; i < n; i += 3) {
+        const uint32_t b = uint32_t(p[i]) << 16 | (i + 1 < n ? uint32_t(p[i + 1]) << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        out += kAlphabet[b >> 18];
+        out += kAlphabet[(b >> 12) & 63];
+        out += i + 1 < n ? kAlphabet[(b >> 6) & 63] : '=';
+        out += i + 2 < n ? kAlphabet[b & 63] : '=';
+    }
+    return out;
+}
+
+json embeddings_json(const std::vector<std::vector<float>>& embeddings, bool base64, const std::string& model,
+                     int64_t n_prompt) {
+    // OpenAI's base64 is the float32 array's bytes in little-endian order, what this host holds.
+    static_assert(std::endian::native == std::endian::little, "base64 embeddings assume a little-endian host");
+    json data = json::array();
+    for (size_t i = 0; i < embeddings.size(); ++i) {
+        const std::vector<float>& e = embeddings[i];
+        data.push_back({{"object", "embedding"},
+                        {"index", i},
+                        {"embedding", base64 ? json(base64_encode(e.data(), e.size() * sizeof(float))) : json(e)}});
+    }
+    return {{"object", "list"}, {"data", std::move(data)}, {"model", model},
+            {"usage", {{"prompt_tokens", n_prompt}, {"total_tokens", n_prompt}}}};
 }
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }

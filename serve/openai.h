@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,14 @@ nlohmann::json chunk_json(const ResponseHead& h, const std::string& text, bool f
 nlohmann::json final_chunk_json(const ResponseHead& h, const std::string& finish_reason);
 // With stream_options.include_usage: a chunk with no choices and the usage.
 nlohmann::json usage_chunk_json(const ResponseHead& h, int64_t n_prompt, int64_t n_generated);
+
+// POST /v1/embeddings' answer: {"object": "list", "data": [{"object": "embedding", "index": i,
+// "embedding": [floats] or base64 of their little-endian float32 bytes}], "model", "usage"}.
+nlohmann::json embeddings_json(const std::vector<std::vector<float>>& embeddings, bool base64, const std::string& model,
+                               int64_t n_prompt);
+
+// Standard base64 (RFC 4648, with padding).
+std::string base64_encode(const void* data, size_t n);
 
 // Serialized for the wire: invalid UTF-8 (a byte-fallback token mid-character) becomes U+FFFD rather than throwing.
 std::string dump(const nlohmann::json& j);

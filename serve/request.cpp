@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "api_error.h"
+#include "tern/embed.h"
 
 namespace tern::serve {
 
@@ -181,6 +182,72 @@ GenRequest parse_completion_request(const json& body, const ParseContext& ctx) {
     r.texts.push_back(p->is_string() ? p->get<std::string>() : ctx.tok.decode(r.prompt));
     parse_common(body, ctx, r);
     check_fits(r, ctx);
+    return r;
+}
+
+int64_t EmbedRequest::n_tokens() const {
+    int64_t n = 0;
+    for (const auto& in : inputs) n += int64_t(in.size());
+    return n;
+}
+
+namespace {
+
+// One input of /v1/embeddings, `where` naming it in messages ("input", "input[2]").
+std::vector<int32_t> embedding_ids(const json& j, const std::string& where, const Tokenizer& tok) {
+    if (j.is_string()) {
+        const std::string text = j.get<std::string>();
+        if (text.empty()) throw bad_request("'" + where + "' is an empty string: there is nothing to embed");
+        return embedding_tokens(tok, text);
+    }
+    if (!j.is_array()) throw bad_request("'" + where + "' must be a string or a list of token ids");
+    if (j.empty()) throw bad_request("'" + where + "' is an empty list of token ids: there is nothing to embed");
+    std::vector<int32_t> ids;
+    for (size_t i = 0; i < j.size(); ++i) {
+        const json& id = j[i];
+        if (!id.is_number_integer())
+            throw bad_request("'" + where + "[" + std::to_string(i) + "]' must be a token id (an integer)");
+        if (id.get<int64_t>() < 0 || id.get<int64_t>() >= tok.n_vocab())
+            throw bad_request("'" + where + "[" + std::to_string(i) + "]' is token id " + id.dump() +
+                              ", outside the vocabulary [0, " + std::to_string(tok.n_vocab()) + ")");
+        ids.push_back(int32_t(id.get<int64_t>()));
+    }
+    return ids;
+}
+
+}  // namespace
+
+EmbedRequest parse_embedding_request(const json& body, const Tokenizer& tok, int64_t n_ctx, int64_t n_embd) {
+    EmbedRequest r;
+    const json* in = field(body, "input");
+    if (!in) throw bad_request("'input' is required: a string, a list of strings or a list of token ids");
+    if (in->is_array() && in->empty()) throw bad_request("'input' is an empty list: there is nothing to embed");
+    if (in->is_string() || (in->is_array() && (*in)[0].is_number())) {
+        r.inputs.push_back(embedding_ids(*in, "input", tok));  // one text, or one list of ids
+    } else if (in->is_array()) {
+        for (size_t i = 0; i < in->size(); ++i) r.inputs.push_back(embedding_ids((*in)[i], "input[" + std::to_string(i) + "]", tok));
+    } else {
+        throw bad_request("'input' must be a string, a list of strings, a list of token ids or a list of lists of token ids");
+    }
+    const bool one = !in->is_array() || (*in)[0].is_number();
+    for (size_t i = 0; i < r.inputs.size(); ++i) {
+        const std::string where = one ? "input" : "input[" + std::to_string(i) + "]";
+        if (int64_t(r.inputs[i].size()) > n_ctx)
+            throw bad_request("'" + where + "' has " + std::to_string(r.inputs[i].size()) +
+                              " tokens, more than the context of " + std::to_string(n_ctx) +
+                              " tokens per slot (shorten it, or restart the server with a larger -c)");
+        const json& src = one ? *in : (*in)[i];
+        r.texts.push_back(src.is_string() ? src.get<std::string>() : tok.decode(r.inputs[i]));
+    }
+    if (const json* f = field(body, "encoding_format")) {
+        if (!f->is_string() || (*f != "float" && *f != "base64"))
+            throw bad_request("'encoding_format' must be \"float\" or \"base64\"");
+        r.base64 = *f == "base64";
+    }
+    if (const json* d = field(body, "dimensions"))
+        if (!d->is_number_integer() || d->get<int64_t>() != n_embd)
+            throw bad_request("'dimensions' must be " + std::to_string(n_embd) +
+                              ": this model's embeddings have that many, and shortening them is not supported");
     return r;
 }
 

@@ -31,6 +31,14 @@ struct GenRequest {
     std::vector<std::string> texts;
 };
 
+// POST /v1/embeddings: every input as token ids, ready to embed.
+struct EmbedRequest {
+    std::vector<std::vector<int32_t>> inputs;
+    bool base64 = false;             // encoding_format "base64": little-endian float32 bytes
+    std::vector<std::string> texts;  // the inputs as text (ids decoded): --deny-regex, --log-prompts
+    int64_t n_tokens() const;
+};
+
 // What parsing needs from the loaded model.
 struct ParseContext {
     const Tokenizer& tok;
@@ -44,6 +52,10 @@ nlohmann::json parse_body(const std::string& body);
 
 GenRequest parse_chat_request(const nlohmann::json& body, const ParseContext& ctx);
 GenRequest parse_completion_request(const nlohmann::json& body, const ParseContext& ctx);
+
+// `input`: a string, a list of strings, a list of token ids, or a list of
+// lists of token ids; each input fits `n_ctx` (the embedder's context).
+EmbedRequest parse_embedding_request(const nlohmann::json& body, const Tokenizer& tok, int64_t n_ctx, int64_t n_embd);
 
 // POST /tokenize {"content": string, "add_special"?: bool} -> ids.
 std::vector<int32_t> parse_tokenize_request(const nlohmann::json& body, const Tokenizer& tok);

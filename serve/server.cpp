@@ -82,8 +82,10 @@ int run(const ServeOptions& opts) {
         st.model.emplace(Model::load(opts.model_path, opts.load));
         if (!st.model->info().has_tokenizer) throw Error(opts.model_path + " has no tokenizer: the server needs text in and out");
         st.tok.emplace(Tokenizer::from_model(*st.model));
-        st.chat_template.emplace(opts.chat_template.empty() ? ChatTemplate::for_model(*st.model, *st.tok)
-                                                            : ChatTemplate::by_name(opts.chat_template));
+        // An embedding model answers no chat: it gets no template.
+        if (st.model->info().has_output_head)
+            st.chat_template.emplace(opts.chat_template.empty() ? ChatTemplate::for_model(*st.model, *st.tok)
+                                                                : ChatTemplate::by_name(opts.chat_template));
         EngineOptions eo;
         eo.n_seq = opts.n_parallel;
         eo.n_ctx = opts.n_ctx;
@@ -97,8 +99,12 @@ int run(const ServeOptions& opts) {
         throw;
     }
     st.ready.store(true, std::memory_order_release);
-    fmt::print(stderr, "tern serve: {} ({} slots x {} tokens, chat template {})\n", st.model_name, opts.n_parallel,
-               st.engine->n_ctx(), st.chat_template->name());
+    if (st.engine->embedding())
+        fmt::print(stderr, "tern serve: {} ({} slots x {} tokens, embedding model: {} dims, POST /v1/embeddings)\n",
+                   st.model_name, opts.n_parallel, st.engine->n_ctx(), st.engine->n_embd());
+    else
+        fmt::print(stderr, "tern serve: {} ({} slots x {} tokens, chat template {})\n", st.model_name, opts.n_parallel,
+                   st.engine->n_ctx(), st.chat_template->name());
     fmt::print(stderr, "listening on http://{}:{}\n", opts.host, port);
     std::fflush(stderr);
 

@@ -1,6 +1,7 @@
 // The server's service parts on their own (serve/, linked in directly): the
 // sliding-window rate limit with a clock the test controls, the response
-// cache's keys and LRU order, the deny list, the client hash, the log line.
+// cache's keys and LRU order, the deny list, the client hash, the log line,
+// base64, and the engine's embedding mode driven directly.
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -8,6 +9,8 @@
 #include "access_log.h"
 #include "clients.h"
 #include "deny_list.h"
+#include "engine.h"
+#include "openai.h"
 #include "response_cache.h"
 #include "tern/error.h"
 #include "test_util.h"
@@ -125,6 +128,78 @@ TEST(ServeParts, LogLineHasTheFieldsAndPromptsOnlyWhenAsked) {
               R"({"time":"2026-01-01T00:00:00.123Z","method":"POST","endpoint":"/v1/completions","status":200,)"
               R"("client":"0123456789abcdef","prompt_tokens":5,"completion_tokens":7,"duration_ms":250.0,"cache":"miss",)"
               R"("prompt":"tell me a secret","answer":"no"})");
+}
+
+TEST(ServeParts, Base64IsRfc4648) {
+    // RFC 4648 section 10's vectors: every padding case.
+    const std::vector<std::pair<std::string, std::string>> v = {
+        {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"}};
+    for (const auto& [in, out] : v) EXPECT_EQ(base64_encode(in.data(), in.size()), out) << in;
+    const unsigned char high[3] = {0xfb, 0xff, 0xbf};  // the last two characters of the alphabet
+    EXPECT_EQ(base64_encode(high, 3), "+/+/");
+    // An embedding's bytes: 1.0f is 00 00 80 3f in little-endian order.
+    const float one = 1.0f;
+    EXPECT_EQ(base64_encode(&one, sizeof one), "AACAPw==");
+}
+
+// The engine on an embedding model: queued jobs are embedded as the library
+// embeds them; a job whose deadline passed while it waited is ended early
+// (counted as a timeout); the queue bound holds for embedding jobs too.
+TEST(ServeParts, EngineEmbedsQueuedJobsAndEndsLateOnes) {
+    const Model model = Model::load(std::string(TERN_TEST_DATA_DIR) + "/models/qwen3_i2s_embd.gguf");
+    const Tokenizer tok = Tokenizer::from_model(model);
+    Metrics metrics;
+    EngineOptions eo;
+    eo.n_seq = 2;
+    eo.n_ctx = 32;
+    eo.n_threads = 1;
+    eo.max_queue = 2;
+    const auto now = std::chrono::steady_clock::now();
+    auto job_of = [&](std::vector<std::vector<int32_t>> inputs, std::chrono::steady_clock::time_point deadline) {
+        auto job = std::make_shared<Job>();
+        job->embed.emplace();
+        job->embed->inputs = std::move(inputs);
+        job->start = now;
+        job->deadline = deadline;
+        return job;
+    };
+    auto wait = [](Job& job) {
+        Update u;
+        for (int i = 0; i < 600 && !u.done; ++i) u = job.out.take(std::chrono::milliseconds(100));
+        return u;
+    };
+    const std::vector<std::vector<int32_t>> inputs = {{12, 25, 0}, {57, 85, 40, 0}};
+    EmbedOptions lo;
+    lo.n_ctx = 32;
+    lo.n_threads = 1;
+    const std::vector<std::vector<float>> want = Embedder(model, lo).embed(inputs);
+    {
+        Engine engine(model, tok, eo, metrics);
+        ASSERT_TRUE(engine.embedding());
+        EXPECT_EQ(engine.n_embd(), 64);
+        EXPECT_EQ(engine.n_ctx(), 32);
+        const auto on_time = job_of(inputs, now + std::chrono::seconds(60));
+        const auto late = job_of({{12, 0}}, now - std::chrono::seconds(1));
+        ASSERT_EQ(engine.submit(on_time), Engine::Submit::ok);
+        ASSERT_EQ(engine.submit(late), Engine::Submit::ok);
+        const Update a = wait(*on_time);
+        ASSERT_TRUE(a.done);
+        EXPECT_TRUE(a.error.empty() && !a.cut_short) << a.error;
+        EXPECT_EQ(a.n_prompt, 7);
+        EXPECT_EQ(on_time->embeddings, want);
+        const Update b = wait(*late);
+        ASSERT_TRUE(b.done);
+        EXPECT_TRUE(b.cut_short);
+        EXPECT_TRUE(late->embeddings.empty());
+    }
+    EXPECT_NE(metrics.render().find("tern_rejections_total{reason=\"timeout\"} 1"), std::string::npos) << metrics.render();
+    EXPECT_EQ(metrics.prompt_tokens, 7);
+    EXPECT_EQ(metrics.active, 0);
+
+    eo.max_queue = 0;  // nothing may wait: every submission is refused
+    Engine full(model, tok, eo, metrics);
+    EXPECT_EQ(full.submit(job_of(inputs, now + std::chrono::seconds(60))), Engine::Submit::queue_full);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 namespace tern::serve_client {
 
 const std::string kModel = std::string(TERN_SOURCE_DIR) + "/models/tern-tinystories-4m.gguf";
+const std::string kEmbedModel = std::string(TERN_TEST_DATA_DIR) + "/models/qwen3_i2s_embd.gguf";
 
 httplib::Client client_for(int port) {
     httplib::Client c("127.0.0.1", port);

@@ -24,18 +24,20 @@ namespace tern::serve_client {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-extern const std::string kModel;
+extern const std::string kModel;       // the bundled story model
+extern const std::string kEmbedModel;  // a tiny embedding model (qwen3, I2_S, last-token pooling)
 
 // A `tern serve` child process. Its stderr is read by a thread (so the pipe
 // never fills); the constructor waits (60 s at most) for "listening on".
 class ServerProcess {
 public:
-    // `extra`: further flags; `np` slots (-np) of `ctx` positions (-c).
-    explicit ServerProcess(const std::vector<std::string>& extra, int np = 4, int ctx = 256) {
+    // `extra`: further flags; `np` slots (-np) of `ctx` positions (-c); `model` for -m.
+    explicit ServerProcess(const std::vector<std::string>& extra, int np = 4, int ctx = 256,
+                           const std::string& model = kModel) {
         // A server may close a connection the test is still writing to (a
         // refused body): that must fail the write, not kill the test process.
         signal(SIGPIPE, SIG_IGN);
-        std::vector<std::string> args = {TERN_BINARY, "serve", "-m", kModel, "--host", "127.0.0.1", "--port", "0",
+        std::vector<std::string> args = {TERN_BINARY, "serve", "-m", model, "--host", "127.0.0.1", "--port", "0",
                                          "-np", std::to_string(np), "-c", std::to_string(ctx), "-t", "2"};
         args.insert(args.end(), extra.begin(), extra.end());
         int fds[2];

@@ -115,11 +115,7 @@ void embed(const EmbedCliOpts& o) {
         require_utf8(text, o.file.empty() ? "the prompt" : "prompt file " + o.file);
         if (text.empty()) throw Error("nothing to embed: give text with -p, -f or -p - (stdin), or ids with --prompt-tokens");
         for (const std::string& part : split(text, o.separator)) {
-            // Special-token text is read as the token (as Hugging Face and
-            // llama-embedding do); EOS after it when the vocabulary asks, since
-            // last-token pooling reads that row.
-            std::vector<int32_t> ids = tok->encode(part, true, true);
-            if (tok->adds_eos()) ids.push_back(tok->eos());
+            std::vector<int32_t> ids = embedding_tokens(*tok, part);
             if (ids.empty())
                 throw Error("input " + std::to_string(inputs.size()) + " is empty: nothing to embed between separators");
             inputs.push_back(std::move(ids));

@@ -19,7 +19,7 @@ struct ServeCliOpts {
 
 void register_serve(CLI::App& app) {
     auto o = std::make_shared<ServeCliOpts>();
-    CLI::App* cmd = app.add_subcommand("serve", "Serve an OpenAI-compatible HTTP API (continuous batching)");
+    CLI::App* cmd = app.add_subcommand("serve", "Serve an OpenAI-compatible HTTP API (continuous batching; /v1/embeddings on an embedding model)");
     o->m.add_to(*cmd);  // -m, -t, -c (per slot), -b, --ffn-act, --kernel, --kv-f16
     cmd->add_option("--host", o->s.host, "Address to listen on")->capture_default_str();
     cmd->add_option("--port", o->s.port, "Port (0: any free port, printed when ready)")->capture_default_str();

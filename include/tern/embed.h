@@ -5,9 +5,8 @@
 //   tern::Model model = tern::Model::load("bitnet-embedding-0.6b.gguf");
 //   tern::Tokenizer tok = tern::Tokenizer::from_model(model);
 //   tern::Embedder emb(model);                     // pooling from the file, euclidean normalisation
-//   std::vector<std::vector<int32_t>> inputs = {tok.encode("hello", true, true),
-//                                               tok.encode("bonjour", true, true)};
-//   // (append tok.eos() to each when tok.adds_eos(): last-token pooling reads it)
+//   std::vector<std::vector<int32_t>> inputs = {embedding_tokens(tok, "hello"),
+//                                               embedding_tokens(tok, "bonjour")};
 //   std::vector<std::vector<float>> e = emb.embed(inputs);   // 2 x n_embd
 //   float sim = tern::cosine_similarity(e[0], e[1]);
 //
@@ -24,9 +23,11 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "tern/model.h"
+#include "tern/tokenizer.h"
 
 namespace tern {
 
@@ -68,6 +69,13 @@ private:
     int64_t n_ctx_ = 0;
     std::unique_ptr<State> st_;
 };
+
+// The ids of a text as an embedding model reads it (`tern embed`, the
+// server's /v1/embeddings and the C API all use this): BOS when the
+// vocabulary wants one, special-token text read as the token (as Hugging Face
+// and llama-embedding do), then the EOS when the vocabulary appends one, since
+// last-token pooling reads that row. Empty only for an empty text without BOS/EOS.
+std::vector<int32_t> embedding_tokens(const Tokenizer& tok, std::string_view text);
 
 // out = in / norm(in) as llama-embedding's --embd-normalize `norm` computes
 // it (see EmbedOptions::normalize); a zero vector stays zero. out may alias in.

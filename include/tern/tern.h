@@ -82,6 +82,7 @@ typedef struct tern_model tern_model;
 typedef struct tern_tokenizer tern_tokenizer;
 typedef struct tern_session tern_session;
 typedef struct tern_sampler tern_sampler;
+typedef struct tern_embedder tern_embedder;
 
 /* ------------------------------------------------------------ model */
 
@@ -288,6 +289,74 @@ TERN_API tern_status tern_chat_render(const tern_model* model, const tern_tokeni
                                       const char* template_name, const char* const* roles,
                                       const char* const* contents, size_t n_messages, int32_t* tokens,
                                       size_t n_tokens_max, size_t* n_tokens);
+
+/* ------------------------------------------------------------ embeddings */
+
+/* An embedding model (Microsoft's BitNet-embedding files, GGUF architectures
+ * qwen3 / gemma3 without an output head) gives one vector per text, as `tern
+ * embed` prints them; any other model gives its output-normed hidden states.
+ *
+ *   tern_embedder* e;  tern_embedder_create(model, NULL, &e);
+ *   const char* texts[2] = {"a cat", "a kitten"};
+ *   float* v = malloc(2 * tern_embedder_n_embd(e) * sizeof(float));   size_t n;
+ *   tern_embed_texts(e, tok, texts, 2, v, 2 * tern_embedder_n_embd(e), &n);
+ *   float sim = tern_cosine_similarity(v, v + tern_embedder_n_embd(e), tern_embedder_n_embd(e));
+ */
+
+typedef enum tern_pooling {
+    TERN_POOLING_DEFAULT = -1, /* the file's {arch}.pooling_type, else last */
+    TERN_POOLING_NONE = 0,     /* one vector per token */
+    TERN_POOLING_MEAN = 1,
+    TERN_POOLING_CLS = 2,      /* the first token's row */
+    TERN_POOLING_LAST = 3      /* the last token's row (the EOS the vocabulary appends) */
+} tern_pooling;
+
+typedef struct tern_embedder_options {
+    tern_pooling pooling;
+    int32_t normalize; /* llama-embedding's --embd-normalize: -1 none, 0 max-abs to the int16 range,
+                          1 taxicab, 2 euclidean (default), > 2 p-norm */
+    int64_t n_ctx;     /* the longest input in tokens; 0: the model's trained context */
+    int64_t n_batch;   /* tokens per forward pass (default 512); inputs are packed into passes */
+    int32_t n_threads; /* 0: all hardware threads */
+    bool kv_f16;       /* the inputs' KV cache in fp16 */
+} tern_embedder_options;
+
+/* TERN_POOLING_DEFAULT, normalize 2, n_ctx 0, n_batch 512, n_threads 0, kv_f16 false. */
+TERN_API tern_embedder_options tern_embedder_options_default(void);
+
+/* `options` may be NULL. The embedder keeps the model's weights alive. Used
+ * by one thread at a time; several embedders may share a model. */
+TERN_API tern_status tern_embedder_create(const tern_model* model, const tern_embedder_options* options,
+                                          tern_embedder** embedder);
+TERN_API void tern_embedder_free(tern_embedder* embedder);
+/* -1 for a NULL embedder. */
+TERN_API int64_t tern_embedder_n_embd(const tern_embedder* embedder);
+TERN_API int64_t tern_embedder_n_ctx(const tern_embedder* embedder);
+/* The pooling in use (never TERN_POOLING_DEFAULT); TERN_POOLING_DEFAULT for NULL. */
+TERN_API tern_pooling tern_embedder_pooling(const tern_embedder* embedder);
+/* "none", "mean", "cls", "last" (static storage; "unknown" otherwise). */
+TERN_API const char* tern_pooling_name(tern_pooling pooling);
+
+/* Embeds n_inputs token lists (tokens[i] holds n_tokens[i] ids) together, in
+ * as few forward passes as fit n_batch. The result is written to out: input
+ * i's n_embd floats after input i-1's (with TERN_POOLING_NONE, n_tokens[i] rows
+ * of n_embd). *n_out receives the number of floats; if it is more than
+ * out_max, nothing is computed or written and TERN_ERR_BUFFER_TOO_SMALL is
+ * returned (out may be NULL when out_max is 0, to ask for the size). An empty
+ * input, an input longer than n_ctx (the message names the limit) or an id
+ * outside the vocabulary is TERN_ERR_INVALID_ARGUMENT. */
+TERN_API tern_status tern_embed_tokens(tern_embedder* embedder, const int32_t* const* tokens, const size_t* n_tokens,
+                                       size_t n_inputs, float* out, size_t out_max, size_t* n_out);
+/* The same for NUL-terminated texts, tokenized as `tern embed` does: BOS when
+ * the vocabulary wants one, special-token text as the token, then the EOS
+ * when the vocabulary appends one. An empty text is TERN_ERR_INVALID_ARGUMENT. */
+TERN_API tern_status tern_embed_texts(tern_embedder* embedder, const tern_tokenizer* tokenizer,
+                                      const char* const* texts, size_t n_texts, float* out, size_t out_max,
+                                      size_t* n_out);
+
+/* Cosine similarity of two n-float vectors as llama.cpp computes it (sums in
+ * double; two zero vectors: 1, one zero vector: 0). 0 for NULL vectors. */
+TERN_API float tern_cosine_similarity(const float* a, const float* b, size_t n);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 // tern_status and the thread's last-error message: nothing may unwind into C.
 #include "tern/tern.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <span>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "tern/chat.h"
+#include "tern/embed.h"
 #include "tern/generate.h"
 #include "tern/model.h"
 #include "tern/sampler.h"
@@ -34,6 +36,9 @@ struct tern_session {
 };
 struct tern_sampler {
     tern::Sampler sampler;
+};
+struct tern_embedder {
+    tern::Embedder embedder;  // neither copyable nor movable: built in place from a prvalue
 };
 
 namespace {
@@ -103,6 +108,19 @@ tern_status copy_ids(const std::vector<int32_t>& ids, int32_t* out, size_t max, 
                                                     " tokens; the buffer holds " + std::to_string(max));
     if (!ids.empty()) std::memcpy(out, ids.data(), ids.size() * sizeof(int32_t));
     return TERN_OK;
+}
+
+// The options a session and an embedder share (tern_session_options /
+// tern_embedder_options -> SessionOptions / EmbedOptions), checked.
+template <class C, class Cpp>
+void copy_run_options(const C& o, Cpp& out) {
+    if (o.n_ctx < 0) invalid("n_ctx is " + std::to_string(o.n_ctx) + "; expected >= 0 (0: the trained context)");
+    if (o.n_batch < 1) invalid("n_batch is " + std::to_string(o.n_batch) + "; expected >= 1");
+    if (o.n_threads < 0) invalid("n_threads is " + std::to_string(o.n_threads) + "; expected >= 0 (0: all)");
+    out.n_ctx = o.n_ctx;
+    out.n_batch = o.n_batch;
+    out.n_threads = o.n_threads;
+    out.kv_f16 = o.kv_f16;
 }
 
 tern::SamplingParams to_cpp(const tern_sampling_params& p) {
@@ -294,14 +312,8 @@ tern_status tern_session_create(const tern_model* model, const tern_session_opti
         *session = nullptr;
         need(model, "model");
         const tern_session_options o = options ? *options : tern_session_options_default();
-        if (o.n_ctx < 0) invalid("n_ctx is " + std::to_string(o.n_ctx) + "; expected >= 0 (0: the trained context)");
-        if (o.n_batch < 1) invalid("n_batch is " + std::to_string(o.n_batch) + "; expected >= 1");
-        if (o.n_threads < 0) invalid("n_threads is " + std::to_string(o.n_threads) + "; expected >= 0 (0: all)");
         tern::SessionOptions so;
-        so.n_ctx = o.n_ctx;
-        so.n_batch = o.n_batch;
-        so.n_threads = o.n_threads;
-        so.kv_f16 = o.kv_f16;
+        copy_run_options(o, so);
         *session = new tern_session{tern::Session(model->model, so)};
         return TERN_OK;
     });
@@ -516,6 +528,114 @@ tern_status tern_chat_render(const tern_model* model, const tern_tokenizer* toke
         return copy_ids(tern::ChatTemplate::tokenize(tokenizer->tok, t.render(messages)), tokens, n_tokens_max,
                         n_tokens);
     });
+}
+
+// ---------------------------------------------------------------- embeddings
+
+tern_embedder_options tern_embedder_options_default(void) {
+    return tern_embedder_options{TERN_POOLING_DEFAULT, 2, 0, 512, 0, false};
+}
+
+tern_status tern_embedder_create(const tern_model* model, const tern_embedder_options* options,
+                                 tern_embedder** embedder) {
+    return guard(__func__, [&] {
+        need(embedder, "embedder");
+        *embedder = nullptr;
+        need(model, "model");
+        const tern_embedder_options o = options ? *options : tern_embedder_options_default();
+        tern::EmbedOptions eo;
+        if (o.pooling != TERN_POOLING_DEFAULT) {
+            if (o.pooling < TERN_POOLING_NONE || o.pooling > TERN_POOLING_LAST)
+                invalid("pooling is " + std::to_string(int(o.pooling)) + "; expected -1 (the file's) or 0..3");
+            eo.pooling = tern::Pooling(int(o.pooling));  // the enums share their order (GGUF pooling_type)
+        }
+        copy_run_options(o, eo);
+        eo.normalize = o.normalize;
+        *embedder = new tern_embedder{tern::Embedder(model->model, eo)};
+        return TERN_OK;
+    });
+}
+
+void tern_embedder_free(tern_embedder* embedder) { delete embedder; }
+
+int64_t tern_embedder_n_embd(const tern_embedder* embedder) { return embedder ? embedder->embedder.n_embd() : -1; }
+int64_t tern_embedder_n_ctx(const tern_embedder* embedder) { return embedder ? embedder->embedder.n_ctx() : -1; }
+
+tern_pooling tern_embedder_pooling(const tern_embedder* embedder) {
+    return embedder ? tern_pooling(int(embedder->embedder.pooling())) : TERN_POOLING_DEFAULT;
+}
+
+const char* tern_pooling_name(tern_pooling pooling) {
+    if (pooling < TERN_POOLING_NONE || pooling > TERN_POOLING_LAST) return "unknown";
+    return tern::pooling_name(tern::Pooling(int(pooling)));
+}
+
+}  // extern "C"
+
+namespace {
+
+// The shared part of tern_embed_tokens and tern_embed_texts: the size check
+// (before any work), the embedding, the copy out.
+tern_status embed_into(tern::Embedder& e, const std::vector<std::vector<int32_t>>& inputs, float* out, size_t out_max,
+                       size_t* n_out) {
+    const auto H = size_t(e.n_embd());
+    size_t n = 0;
+    for (const auto& in : inputs) n += e.pooling() == tern::Pooling::none ? in.size() * H : H;
+    *n_out = n;
+    if (n > out_max)
+        throw CError(TERN_ERR_BUFFER_TOO_SMALL, "the result has " + std::to_string(n) + " floats; the buffer holds " +
+                                                    std::to_string(out_max));
+    std::vector<std::vector<float>> result;
+    try {
+        result = e.embed(inputs);
+    } catch (const tern::Error& err) {
+        invalid(err.what());  // an empty input, one longer than n_ctx, an id outside the vocabulary
+    }
+    for (const auto& v : result) out = std::copy(v.begin(), v.end(), out);
+    return TERN_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+tern_status tern_embed_tokens(tern_embedder* embedder, const int32_t* const* tokens, const size_t* n_tokens,
+                              size_t n_inputs, float* out, size_t out_max, size_t* n_out) {
+    return guard(__func__, [&] {
+        need(embedder, "embedder");
+        need(n_out, "n_out");
+        need((tokens && n_tokens) || n_inputs == 0, "tokens or n_tokens");
+        need(out || out_max == 0, "out");
+        std::vector<std::vector<int32_t>> inputs(n_inputs);
+        for (size_t i = 0; i < n_inputs; ++i) {
+            need(tokens[i] || n_tokens[i] == 0, ("tokens[" + std::to_string(i) + "]").c_str());
+            inputs[i].assign(tokens[i], tokens[i] + n_tokens[i]);
+        }
+        return embed_into(embedder->embedder, inputs, out, out_max, n_out);
+    });
+}
+
+tern_status tern_embed_texts(tern_embedder* embedder, const tern_tokenizer* tokenizer, const char* const* texts,
+                             size_t n_texts, float* out, size_t out_max, size_t* n_out) {
+    return guard(__func__, [&] {
+        need(embedder, "embedder");
+        need(tokenizer, "tokenizer");
+        need(n_out, "n_out");
+        need(texts || n_texts == 0, "texts");
+        need(out || out_max == 0, "out");
+        std::vector<std::vector<int32_t>> inputs;
+        for (size_t i = 0; i < n_texts; ++i) {
+            need(texts[i], ("texts[" + std::to_string(i) + "]").c_str());
+            if (!*texts[i]) invalid("texts[" + std::to_string(i) + "] is empty: there is nothing to embed");
+            inputs.push_back(tern::embedding_tokens(tokenizer->tok, texts[i]));
+        }
+        return embed_into(embedder->embedder, inputs, out, out_max, n_out);
+    });
+}
+
+float tern_cosine_similarity(const float* a, const float* b, size_t n) {
+    if (!a || !b) return 0.0f;
+    return tern::cosine_similarity(std::span<const float>(a, n), std::span<const float>(b, n));
 }
 
 }  // extern "C"

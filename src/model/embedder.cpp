@@ -124,6 +124,12 @@ std::vector<std::vector<float>> Embedder::embed(std::span<const std::vector<int3
     return result;
 }
 
+std::vector<int32_t> embedding_tokens(const Tokenizer& tok, std::string_view text) {
+    std::vector<int32_t> ids = tok.encode(text, true, true);
+    if (tok.adds_eos()) ids.push_back(tok.eos());
+    return ids;
+}
+
 void normalize_embedding(const float* in, float* out, int64_t n, int norm) {
     double sum = 0.0;
     if (norm < 0) {

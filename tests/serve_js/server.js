@@ -1,5 +1,5 @@
 // Starts `tern serve` for a test: 127.0.0.1, a free port (--port 0), the
-// bundled story model. TERN_BINARY and TERN_MODEL name the binary and the
+// bundled story model (or the tiny embedding model). TERN_BINARY and TERN_MODEL name the binary and the
 // model (defaults: build/tern and models/tern-tinystories-4m.gguf of this
 // checkout). The port is read from the "listening on http://HOST:PORT" line
 // the server prints on stderr once the model is loaded.
@@ -12,9 +12,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export const binary = path.resolve(process.env.TERN_BINARY || path.join(root, 'build', 'tern'));
 export const model = path.resolve(process.env.TERN_MODEL || path.join(root, 'models', 'tern-tinystories-4m.gguf'));
 
-export async function startServer(extraArgs = [], { readyTimeoutMs = 60_000 } = {}) {
-  for (const f of [binary, model]) if (!existsSync(f)) throw new Error(`${f} does not exist (set TERN_BINARY / TERN_MODEL)`);
-  const args = ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '-np', '4', '-c', '256', '-t', '2', ...extraArgs];
+// A tiny embedding model for /v1/embeddings (TERN_EMBED_MODEL overrides).
+export const embedModel = path.resolve(process.env.TERN_EMBED_MODEL ||
+                                       path.join(root, 'tests', 'data', 'models', 'qwen3_i2s_embd.gguf'));
+
+// `modelPath`: another model than TERN_MODEL's (the embedding model).
+export async function startServer(extraArgs = [], { readyTimeoutMs = 60_000, modelPath = model } = {}) {
+  for (const f of [binary, modelPath]) if (!existsSync(f)) throw new Error(`${f} does not exist (set TERN_BINARY / TERN_MODEL / TERN_EMBED_MODEL)`);
+  const args = ['serve', '-m', modelPath, '--host', '127.0.0.1', '--port', '0', '-np', '4', '-c', '256', '-t', '2', ...extraArgs];
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
