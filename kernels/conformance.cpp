@@ -369,28 +369,33 @@ void ternary_many_tokens(Check& c, CaseSize size, TernaryFamily fam) {
 // weights, on rows long enough to overflow any int16 partial sum (4352: more
 // than one 4096-column block; 6912 = 2B4T's FFN width; 14336 = 8B's).
 void ternary_extremes(Check& c, CaseSize size, TernaryFamily fam) {
-    struct Extreme {
+    struct Extremes {
         int64_t rows, cols, n;
+        std::vector<WeightFill> w;
+        std::vector<ActFill> a;
     };
-    const std::vector<Extreme> full = {{19, 300, 3},  {19, 6912, 3}, {19, 14336, 3}, {19, 4352, 1},
-                                       {19, 4352, 5}, {17, 6912, 2}, {20, 6912, 1}};
-    const std::vector<WeightFill> wmodes = {WeightFill::plus, WeightFill::minus, WeightFill::zero, WeightFill::checker, WeightFill::random};
-    const std::vector<ActFill> amodes = {ActFill::max, ActFill::min, ActFill::alternating, ActFill::minus127};
-    auto one = [&](const Extreme& e, WeightFill wm, ActFill am) {
-        const TernaryMatrix m = test_matrix(c.rng, e.rows, e.cols, wm);
-        const auto q = test_activations(c.rng, e.n, e.cols, m.padded_cols, am);
-        check_family(c, fam, m, q, e.n, m.padded_cols,
-                     cat("extreme ", shape(e.rows, e.cols, e.n), " w", int(wm), " a", int(am)));
+    using W = WeightFill;
+    using A = ActFill;
+    const std::vector<Extremes> quick = {{17, 6912, 2, {W::plus, W::minus}, {A::min}}, {20, 6912, 1, {W::plus}, {A::max}}};
+    const std::vector<W> w4 = {W::plus, W::minus, W::checker, W::random};
+    const std::vector<A> a4 = {A::max, A::min, A::alternating, A::minus127};
+    const std::vector<Extremes> full = {
+        {19, 300, 3, w4, a4},
+        {19, 6912, 3, w4, a4},
+        {19, 14336, 3, w4, a4},
+        {19, 4352, 1, {W::plus, W::minus, W::zero, W::random}, {A::max, A::min, A::alternating}},
+        {19, 4352, 5, {W::plus, W::minus, W::zero, W::random}, {A::max, A::min, A::alternating}},
+        {17, 6912, 2, {W::plus, W::minus}, {A::min}},
+        {20, 6912, 1, {W::plus}, {A::max}},
     };
-    if (size == CaseSize::quick) {
-        one({17, 6912, 2}, WeightFill::plus, ActFill::min);
-        one({17, 6912, 2}, WeightFill::minus, ActFill::min);
-        one({20, 6912, 1}, WeightFill::plus, ActFill::max);
-        return;
-    }
-    for (const Extreme& e : full)
-        for (WeightFill wm : wmodes)
-            for (ActFill am : amodes) one(e, wm, am);
+    for (const Extremes& e : size == CaseSize::quick ? quick : full)
+        for (W wm : e.w)
+            for (A am : e.a) {
+                const TernaryMatrix m = test_matrix(c.rng, e.rows, e.cols, wm);
+                const auto q = test_activations(c.rng, e.n, e.cols, m.padded_cols, am);
+                check_family(c, fam, m, q, e.n, m.padded_cols,
+                             cat("extreme ", shape(e.rows, e.cols, e.n), " w", int(wm), " a", int(am)));
+            }
 }
 
 // ---------------------------------------------------------------- float weights
