@@ -95,24 +95,26 @@ bool same_bits(T got, T want, NanMatch) {
     return got == want;
 }
 
-// One check: `count` outputs, `stride` per token, equal to `want` in every
-// bit. The failure names the first differing element as (token, inner index).
+// One check: `count` outputs, `stride` per token (or `outer`), equal to
+// `want` in every bit. The failure names the first differing element as
+// (token, inner index).
 template <class T>
 bool expect_same(Check& c, const T* got, const T* want, int64_t count, int64_t stride, const std::string& what,
-                 const char* inner = "row", NanMatch nan = NanMatch::exact) {
+                 const char* inner = "row", NanMatch nan = NanMatch::exact, const char* outer = "token") {
     for (int64_t i = 0; i < count; ++i) {
         if (same_bits(got[i], want[i], nan)) continue;
         const int64_t s = stride > 0 ? stride : 1;
-        return c.expect(false, cat(what, ": differs from ref first at token ", i / s, ", ", inner, " ", i % s,
+        return c.expect(false, cat(what, ": differs from ref first at ", outer, " ", i / s, ", ", inner, " ", i % s,
                                    ": got ", show(got[i]), ", want ", show(want[i])));
     }
     return c.expect(true, what);
 }
 template <class T>
 bool expect_same(Check& c, const std::vector<T>& got, const std::vector<T>& want, int64_t stride,
-                 const std::string& what, const char* inner = "row", NanMatch nan = NanMatch::exact) {
+                 const std::string& what, const char* inner = "row", NanMatch nan = NanMatch::exact,
+                 const char* outer = "token") {
     if (got.size() != want.size()) return c.expect(false, what + ": output sizes differ");
-    return expect_same(c, got.data(), want.data(), int64_t(got.size()), stride, what, inner, nan);
+    return expect_same(c, got.data(), want.data(), int64_t(got.size()), stride, what, inner, nan, outer);
 }
 
 // The outputs a matmul over rows [rb, re) must leave: `full` (every row, n
@@ -798,6 +800,86 @@ CaseResult run_case(const ConformanceCase& c, const KernelTable& table, CaseSize
         check.expect(false, std::string("threw: ") + e.what());
     }
     return check.result;
+}
+
+CaseResult check_tl_steps(const KernelTable& table, const TlLayout& L, uint64_t seed) {
+    Check c(table, std::string(table.name) + " TL steps: ", seed);
+    try {
+        // Build: every entry of one token's table, past the activations' end too.
+        for (int64_t cols : {1, 251, 256, 507, 700, 2555, 2560, 6907})
+            for (ActFill fill : {ActFill::random, ActFill::max, ActFill::min, ActFill::alternating}) {
+                const int64_t pc = round_up(cols, kTernaryColAlign);
+                const auto a = test_activations(c.rng, 1, cols, pc, fill);
+                const std::string label = cat("cols=", cols, " a", int(fill));
+                std::vector<int16_t> r1(size_t(pc / 2 * ref::kTl1Entries));
+                ref::tl1_build_table(a.data(), pc, r1.data());
+                AlignedBuffer t1(size_t(L.tl1_bytes(pc)));
+                std::memset(t1.data(), 0xcc, t1.size());
+                L.tl1_build(a.data(), pc, t1.data());
+                std::vector<int16_t> got, want;
+                for (int64_t p = 0; p < pc / 2; ++p)
+                    for (int i = 0; i < 16; ++i) {
+                        got.push_back(L.tl1_entry(t1.data(), p, i));
+                        want.push_back(i < ref::kTl1Entries ? r1[size_t(p * ref::kTl1Entries + i)] : int16_t(0));
+                    }
+                expect_same(c, got, want, 16, label + " tl1 table build", "entry", NanMatch::exact, "pair");
+                const int64_t G = ref::tl2_groups(pc);
+                std::vector<int16_t> r2(size_t(G * ref::kTl2Entries));
+                ref::tl2_build_table(a.data(), pc, r2.data());
+                AlignedBuffer t2(size_t(L.tl2_bytes(pc)));
+                std::memset(t2.data(), 0xcc, t2.size());
+                L.tl2_build(a.data(), pc, t2.data());
+                got.clear();
+                want.clear();
+                for (int64_t g = 0; g < L.tl2_groups(pc); ++g)
+                    for (int i = 0; i < L.tl2_width; ++i) {
+                        const int v = i % 16;
+                        const int16_t e = g < G && v < ref::kTl2Entries ? r2[size_t(g * ref::kTl2Entries + v)] : 0;
+                        got.push_back(L.tl2_entry(t2.data(), g, i));
+                        want.push_back(i < 16 ? e : int16_t(-e));
+                    }
+                expect_same(c, got, want, L.tl2_width, label + " tl2 table build", "entry", NanMatch::exact, "group");
+            }
+        // Lookup: the table's matmul over ref's tables in its layout, against ref's lookups.
+        const std::pair<int64_t, int64_t> shapes[] = {{5, 256},  {70, 700},  {129, 2560}, {37, 1},
+                                                      {37, 256}, {37, 700}, {37, 2560}};
+        for (const auto& [rows, cols] : shapes) {
+            const TernaryMatrix m = test_matrix(c.rng, rows, cols, WeightFill::random);
+            const int64_t pc = m.padded_cols;
+            const PackedTernary pr1 = ref::tl1_repack(m), pr2 = ref::tl2_repack(m);
+            const TernaryKernels& k1 = table.ternary[int(TernaryFamily::tl1)];
+            const TernaryKernels& k2 = table.ternary[int(TernaryFamily::tl2)];
+            const PackedTernary p1 = k1.repack(m), p2 = k2.repack(m);
+            for (ActFill fill : {ActFill::random, ActFill::max, ActFill::min, ActFill::alternating}) {
+                const auto a = test_activations(c.rng, 1, cols, pc, fill);
+                const std::string label = cat(shape(rows, cols, 1), " a", int(fill));
+                std::vector<int16_t> r1(size_t(pc / 2 * ref::kTl1Entries));
+                ref::tl1_build_table(a.data(), pc, r1.data());
+                AlignedBuffer t1(size_t(L.tl1_bytes(pc)));
+                L.tl1_from_ref(r1.data(), pc, t1.data());
+                std::vector<int32_t> y(static_cast<size_t>(rows), kSentinel), want = y;
+                k1.matmul(p1, t1.data(), 1, y.data(), rows, 0, rows);
+                for (int64_t r = 0; r < rows; ++r)
+                    want[size_t(r)] = ref::tl1_lookup_row(pr1.data.data() + r * (pc / 4), r1.data(), pc / 2);
+                expect_same(c, y, want, rows, label + " tl1 lookup over ref's table");
+                const int64_t G = ref::tl2_groups(pc);
+                std::vector<int16_t> r2(size_t(G * ref::kTl2Entries));
+                ref::tl2_build_table(a.data(), pc, r2.data());
+                AlignedBuffer t2(size_t(L.tl2_bytes(pc)));
+                L.tl2_from_ref(r2.data(), pc, t2.data());
+                std::fill(y.begin(), y.end(), kSentinel);
+                k2.matmul(p2, t2.data(), 1, y.data(), rows, 0, rows);
+                const uint8_t* idx = pr2.data.data();
+                const uint8_t* sgn = idx + rows * pr2.param[1];
+                for (int64_t r = 0; r < rows; ++r)
+                    want[size_t(r)] = ref::tl2_lookup_row(idx + r * pr2.param[1], sgn + r * pr2.param[2], r2.data(), G);
+                expect_same(c, y, want, rows, label + " tl2 lookup over ref's table");
+            }
+        }
+    } catch (const std::exception& e) {
+        c.expect(false, std::string("threw: ") + e.what());
+    }
+    return c.result;
 }
 
 std::vector<SelfTestResult> self_test(const KernelTable& table, uint64_t seed) {

@@ -60,6 +60,24 @@ enum class ActFill { random, max, min, alternating, minus127, small };
 TernaryMatrix test_matrix(std::mt19937_64& rng, int64_t rows, int64_t cols, WeightFill fill);
 std::vector<int8_t> test_activations(std::mt19937_64& rng, int64_t n, int64_t cols, int64_t stride, ActFill fill);
 
+// The two TL steps of one ISA's table layout, checked apart (DESIGN.md,
+// families): the table one token builds equals ref's entries, and the
+// table's TL1/TL2 matmul over a table converted from ref's equals ref's
+// lookups. What tests/kernels_x86_test.cpp and tests/arm pass for their layouts.
+struct TlLayout {
+    void (*tl1_build)(const int8_t* a, int64_t padded_cols, uint8_t* table);
+    int64_t (*tl1_bytes)(int64_t padded_cols);
+    void (*tl1_from_ref)(const int16_t* ref_table, int64_t padded_cols, uint8_t* table);
+    int16_t (*tl1_entry)(const uint8_t* table, int64_t pair, int idx);  // idx < 16 (9 used, the rest 0)
+    void (*tl2_build)(const int8_t* a, int64_t padded_cols, uint8_t* table);
+    int64_t (*tl2_bytes)(int64_t padded_cols);
+    void (*tl2_from_ref)(const int16_t* ref_table, int64_t padded_cols, uint8_t* table);
+    int16_t (*tl2_entry)(const uint8_t* table, int64_t group, int idx);  // idx < tl2_width (14 used per 16)
+    int64_t (*tl2_groups)(int64_t padded_cols);  // groups a table holds (those past ref's are 0)
+    int tl2_width;  // 16, or 32 when entries 16..31 are the negatives of 0..15
+};
+CaseResult check_tl_steps(const KernelTable& table, const TlLayout& layout, uint64_t seed = 1);
+
 // `tern info --self-test`: every kernel of `table`, quick sizes.
 struct SelfTestResult {
     std::string kernel;   // as ConformanceCase::kernel

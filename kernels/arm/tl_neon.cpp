@@ -250,10 +250,6 @@ void tl1_build_table(const int8_t* a, int64_t padded_cols, uint8_t* table) {
     }
 }
 
-void tl1_lookup_tile(const uint8_t* tile, const uint8_t* table, int64_t padded_cols, int32_t out[16]) {
-    tl1_tiles<1>(tile, 0, table, padded_cols, out);
-}
-
 void tl1_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out) {
     const int64_t pb = tl1_prepared_bytes(padded_cols);
     for (int64_t t = 0; t < n; ++t) tl1_build_table(q + t * q_stride, padded_cols, out + t * pb);
@@ -330,10 +326,6 @@ void tl2_build_table(const int8_t* a, int64_t padded_cols, uint8_t* table) {
         store_planes(e0, e1, t, t + 32);
         store_planes(vnegq_s16(e0), vnegq_s16(e1), t + 16, t + 48);
     }
-}
-
-void tl2_lookup_tile(const uint8_t* tile, const uint8_t* table, int64_t padded_cols, int32_t out[16]) {
-    tl2_tiles<1>(tile, 0, table, tl2_padded_groups(padded_cols), out);
 }
 
 void tl2_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out) {

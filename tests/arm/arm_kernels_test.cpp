@@ -11,14 +11,12 @@
 // Usage: arm_kernels_test [--expect-dotprod=0|1] [--seed=N]
 //        arm_kernels_test --print-active   (prints the active table, or
 //                                           "error: ..." and exits 3)
-#include <cmath>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,8 +30,6 @@
 #include "tern/error.h"
 
 namespace tk = tern::kernels;
-using tern::AlignedBuffer;
-using tern::GgmlType;
 
 namespace {
 
@@ -162,66 +158,18 @@ void test_repack_roundtrip() {
     }
 }
 
-// TL build and lookup as two steps, each against the reference step.
-void test_tl_steps() {
-    for (int64_t cols : {1, 256, 700, 2560}) {
-        const int64_t pc = tern::round_up(cols, 256);
-        for (tk::ActFill am : {tk::ActFill::random, tk::ActFill::max, tk::ActFill::min, tk::ActFill::alternating}) {
-            const std::vector<int8_t> a = tk::test_activations(rng, 1, cols, pc, am);
-            const std::string label = fmt("cols=%lld a=%d", (long long)cols, int(am));
-            // TL1 build
-            std::vector<int16_t> ref1(size_t(pc / 2 * 9));
-            tk::ref::tl1_build_table(a.data(), pc, ref1.data());
-            AlignedBuffer t1(size_t(tk::neon::tl1_prepared_bytes(pc)));
-            std::memset(t1.data(), 0xA5, t1.size());
-            tk::neon::tl1_build_table(a.data(), pc, t1.data());
-            int64_t bad = 0;
-            for (int64_t p = 0; p < pc / 2; ++p)
-                for (int i = 0; i < 16; ++i)
-                    bad += tk::neon::tl1_table_entry(t1.data(), p, i) != (i < 9 ? ref1[size_t(p * 9 + i)] : 0);
-            check(bad == 0, "neon tl1_build_table equals ref entries, " + label);
-            // TL2 build
-            const int64_t groups = tk::ref::tl2_groups(pc), gp = tk::neon::tl2_padded_groups(pc);
-            std::vector<int16_t> ref2(size_t(groups * 14));
-            tk::ref::tl2_build_table(a.data(), pc, ref2.data());
-            AlignedBuffer t2(size_t(tk::neon::tl2_prepared_bytes(pc)));
-            std::memset(t2.data(), 0xA5, t2.size());
-            tk::neon::tl2_build_table(a.data(), pc, t2.data());
-            bad = 0;
-            for (int64_t g = 0; g < gp; ++g)
-                for (int i = 0; i < 32; ++i) {
-                    const int v = i % 16;
-                    int want = 0;
-                    if (g < groups && v < 14) want = i < 16 ? ref2[size_t(g * 14 + v)] : -ref2[size_t(g * 14 + v)];
-                    bad += tk::neon::tl2_table_entry(t2.data(), g, i) != want;
-                }
-            check(bad == 0, "neon tl2_build_table equals ref entries (and negatives), " + label);
-
-            // Lookups over a reference-built table, tile by tile, against ref's lookup.
-            const tk::TernaryMatrix m = tk::test_matrix(rng, 37, cols, tk::WeightFill::random);
-            const tk::PackedTernary rp1 = tk::ref::tl1_repack(m), np1 = tk::neon::tl1_repack(m);
-            const tk::PackedTernary rp2 = tk::ref::tl2_repack(m), np2 = tk::neon::tl2_repack(m);
-            AlignedBuffer c1(t1.size()), c2(t2.size());
-            tk::neon::tl1_table_from_ref(ref1.data(), pc, c1.data());
-            tk::neon::tl2_table_from_ref(ref2.data(), pc, c2.data());
-            int64_t bad1 = 0, bad2 = 0;
-            for (int64_t tile = 0; tile < np1.param[1]; ++tile) {
-                int32_t o1[16], o2[16];
-                tk::neon::tl1_lookup_tile(np1.data.data() + tile * np1.param[2], c1.data(), pc, o1);
-                tk::neon::tl2_lookup_tile(np2.data.data() + tile * np2.param[2], c2.data(), pc, o2);
-                for (int i = 0; i < 16 && tile * 16 + i < m.rows; ++i) {
-                    const int64_t r = tile * 16 + i;
-                    bad1 += o1[i] != tk::ref::tl1_lookup_row(rp1.data.data() + r * (pc / 4), ref1.data(), pc / 2);
-                    bad2 += o2[i] != tk::ref::tl2_lookup_row(rp2.data.data() + r * rp2.param[1],
-                                                             rp2.data.data() + m.rows * rp2.param[1] + r * rp2.param[2],
-                                                             ref2.data(), groups);
-                }
-            }
-            check(bad1 == 0, "neon tl1_lookup_tile over ref's table equals ref lookups, " + label);
-            check(bad2 == 0, "neon tl2_lookup_tile over ref's table equals ref lookups, " + label);
-        }
-    }
+// One result of the conformance harness into the pass / fail counts.
+void count(const tk::CaseResult& r) {
+    g_pass += int(r.passed);
+    g_fail += int(r.failed);
+    for (const auto& msg : r.failures) std::fprintf(stderr, "FAIL: %s\n", msg.c_str());
 }
+
+// The neon TL layout for the harness's two-step check (build, lookup).
+const tk::TlLayout kNeonTl = {tk::neon::tl1_build_table, tk::neon::tl1_prepared_bytes, tk::neon::tl1_table_from_ref,
+                              tk::neon::tl1_table_entry, tk::neon::tl2_build_table,   tk::neon::tl2_prepared_bytes,
+                              tk::neon::tl2_table_from_ref, tk::neon::tl2_table_entry, tk::neon::tl2_padded_groups,
+                              32};
 
 // ref's float order forbids FMA; GCC contracts a * b + c in C++ unless told
 // not to (-ffp-contract=off). Lane 0 sums -1 and round(u * u), u = 1 + 2^-12:
@@ -269,17 +217,12 @@ int main(int argc, char** argv) {
     test_features(expect_dotprod);
     test_no_fma_in_ref();
     test_repack_roundtrip();
-    test_tl_steps();
     for (const auto& e : tk::available_tables()) {
         if (!e.runs_here || std::string(e.table->name) == "ref") continue;
         const tk::KernelTable& t = *e.table;
         const int before = g_fail;
-        for (const auto& c : tk::conformance_cases()) {
-            const tk::CaseResult r = tk::run_case(c, t, tk::CaseSize::full, seed);
-            g_pass += int(r.passed);
-            g_fail += int(r.failed);
-            for (const auto& msg : r.failures) std::fprintf(stderr, "FAIL: %s\n", msg.c_str());
-        }
+        for (const auto& c : tk::conformance_cases()) count(tk::run_case(c, t, tk::CaseSize::full, seed));
+        count(tk::check_tl_steps(t, kNeonTl, seed));
         std::printf("table %-12s %s\n", t.name, g_fail == before ? "ok" : "FAILED");
     }
     std::printf("arm kernel tests (%s): %d passed, %d failed\n", cpu.c_str(), g_pass, g_fail);
