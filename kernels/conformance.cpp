@@ -277,7 +277,7 @@ TernaryMatrix test_matrix(std::mt19937_64& rng, int64_t rows, int64_t cols, Weig
 
 std::vector<int8_t> test_activations(std::mt19937_64& rng, int64_t n, int64_t cols, int64_t stride, ActFill fill) {
     auto irand = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-    std::vector<int8_t> q(size_t(n * stride), 0);
+    std::vector<int8_t> q(size_t(n * stride) + 1, 0);  // + 1: never a null pointer, even for 0 columns
     for (int64_t t = 0; t < n; ++t)
         for (int64_t j = 0; j < cols; ++j) {
             int v = 0;

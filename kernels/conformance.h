@@ -54,7 +54,7 @@ CaseResult run_case(const ConformanceCase& c, const KernelTable& table, CaseSize
 
 // Inputs the ISA-specific tests share with the cases (TL steps, layouts
 // decoded back): a ternary matrix (scale 0.75) and int8 activations
-// ([n, stride], zero past cols).
+// ([n, stride], zero past cols, one spare zero byte at the end).
 enum class WeightFill { random, plus, minus, zero, checker, sparse };
 enum class ActFill { random, max, min, alternating, minus127, small };
 TernaryMatrix test_matrix(std::mt19937_64& rng, int64_t rows, int64_t cols, WeightFill fill);
