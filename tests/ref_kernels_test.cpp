@@ -573,5 +573,75 @@ TEST(RefFloat, UnsupportedTypesThrow) {
     EXPECT_THROW(T().dequantize_row(GgmlType::Q6_K, w.data(), y.data(), 128), Error);
 }
 
+// The attention kernels of ref (the truth every table is compared with in
+// kernels/conformance.cpp) equal the contract's sums written out here: index
+// order from +0.0f, product then add; on ragged key counts, head sizes that
+// are not multiples of the key block, strides and accumulation; outputs past
+// keys and D stay untouched.
+TEST(RefAttention, SumsInIndexOrder) {
+    std::mt19937 rng(41);
+    std::normal_distribution<float> nd(0.0f, 1.5f);
+    auto randv = [&](size_t count) {
+        std::vector<float> v(count);
+        for (auto& x : v) x = nd(rng);
+        return v;
+    };
+    auto bits = [](float f) {
+        uint32_t b;
+        std::memcpy(&b, &f, 4);
+        return b;
+    };
+    constexpr int64_t B = kAttnKeyBlock;
+    for (int64_t D : {64, 80, 128})
+        for (int64_t n : {1, 2, 3, 16}) {
+            const int64_t q_stride = D + 5, s_stride = B + 3;
+            const auto q = randv(size_t(n * q_stride)), kt = randv(size_t(D * B));
+            for (int64_t keys : {1, 5, 63, 64}) {
+                std::vector<float> s(size_t(n * s_stride), std::nanf(""));
+                ref::attn_scores(q.data(), n, q_stride, D, kt.data(), keys, s.data(), s_stride);
+                for (int64_t t = 0; t < n; ++t)
+                    for (int64_t p = 0; p < s_stride; ++p) {
+                        const float w = s[size_t(t * s_stride + p)];
+                        if (p >= keys) {
+                            ASSERT_TRUE(std::isnan(w)) << "ref wrote past keys";
+                            continue;
+                        }
+                        float sum = 0.0f;
+                        for (int64_t d = 0; d < D; ++d) {
+                            const volatile float prod = q[size_t(t * q_stride + d)] * kt[size_t(d * B + p)];
+                            sum += prod;
+                        }
+                        ASSERT_EQ(bits(w), bits(sum)) << "scores D=" << D << " t=" << t << " p=" << p;
+                    }
+            }
+            for (int64_t keys : {1, 7, 64, 200}) {
+                const int64_t a_stride = keys + 2, v_stride = D + 7, o_stride = D + 4;
+                const auto a = randv(size_t(n * a_stride)), v = randv(size_t(keys * v_stride));
+                const auto start = randv(size_t(n * o_stride));
+                for (bool accumulate : {false, true}) {
+                    std::vector<float> out(size_t(n * o_stride), std::nanf(""));
+                    if (accumulate) out = start;
+                    const std::vector<float> init = out;
+                    ref::attn_values(a.data(), n, a_stride, v.data(), v_stride, keys, D, out.data(), o_stride,
+                                     accumulate);
+                    for (int64_t t = 0; t < n; ++t)
+                        for (int64_t d = 0; d < o_stride; ++d) {
+                            const float w = out[size_t(t * o_stride + d)];
+                            if (d >= D) {
+                                ASSERT_EQ(bits(w), bits(init[size_t(t * o_stride + d)])) << "ref wrote past D";
+                                continue;
+                            }
+                            float sum = accumulate ? start[size_t(t * o_stride + d)] : 0.0f;
+                            for (int64_t p = 0; p < keys; ++p) {
+                                const volatile float prod = a[size_t(t * a_stride + p)] * v[size_t(p * v_stride + d)];
+                                sum += prod;
+                            }
+                            ASSERT_EQ(bits(w), bits(sum)) << "values D=" << D << " t=" << t << " d=" << d;
+                        }
+                }
+            }
+        }
+}
+
 }  // namespace
 }  // namespace tern::kernels

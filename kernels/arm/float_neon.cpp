@@ -173,9 +173,6 @@ inline float fold_lanes(const float32x4_t (&a)[4]) {
 
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols) {
     switch (type) {
-        case GgmlType::F32:
-            std::memcpy(dst, src, size_t(cols) * 4);
-            return;
         case GgmlType::F16:
             dequantize_f16(src, dst, cols);
             return;
@@ -193,7 +190,7 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols)
         default:
             break;
     }
-    ref::dequantize_row(type, src, dst, cols);  // throws the reference's error
+    ref::dequantize_row(type, src, dst, cols);  // F32 (a copy), or the reference's error
 }
 
 void float_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n,

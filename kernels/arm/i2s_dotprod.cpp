@@ -12,7 +12,7 @@
 // width).
 #include <arm_neon.h>
 
-#include "kernels/arm/i2s_driver.h"
+#include "kernels/arm/i2s_kernel.inc"
 #include "kernels/arm/neon.h"
 
 #if !defined(__ARM_FEATURE_DOTPROD)

@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "kernels/ref/ref.h"
-#include "kernels/arm/i2s_driver.h"
+#include "kernels/arm/i2s_kernel.inc"
 #include "kernels/arm/neon.h"
 
 namespace tern::kernels::neon {

@@ -77,13 +77,11 @@ void tl2_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_co
 void tl2_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
                 int64_t row_begin, int64_t row_end);
 
-// The two TL steps alone (DESIGN.md: build and lookup are tested separately).
-// Build: one token's table in the layout above. Lookup: the int32 sums of the
-// 16 rows of one tile (tile = its bytes in the packed data) against one table.
+// The TL table build alone, one token's table in the layout above (DESIGN.md:
+// build and lookup are tested separately, the lookup through tl*_matmul over a
+// table converted from ref's).
 void tl1_build_table(const int8_t* a, int64_t padded_cols, uint8_t* table);
-void tl1_lookup_tile(const uint8_t* tile, const uint8_t* table, int64_t padded_cols, int32_t out[16]);
 void tl2_build_table(const int8_t* a, int64_t padded_cols, uint8_t* table);
-void tl2_lookup_tile(const uint8_t* tile, const uint8_t* table, int64_t padded_cols, int32_t out[16]);
 // Tables in this layout from / to the reference layout (ref.h), for those tests.
 void tl1_table_from_ref(const int16_t* ref_table, int64_t padded_cols, uint8_t* out);
 int16_t tl1_table_entry(const uint8_t* table, int64_t pair, int idx);

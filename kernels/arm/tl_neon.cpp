@@ -172,9 +172,11 @@ void tl2_tiles(const uint8_t* tiles, int64_t tile_bytes, const uint8_t* table, i
 
 // The tile driver shared by TL1 and TL2: tiles [row_begin/16, ceil(row_end/16))
 // in runs of up to 4, every token per run, only rows in range written.
-template <class Run>
-void tl_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t pb, int64_t n, int32_t* y, int64_t y_stride,
-               int64_t row_begin, int64_t row_end, Run run) {
+// Family::tiles<NT>(tiles, tile_bytes, table, size, out) looks NT consecutive
+// tiles up in one token's table (`size`: what the family's loop runs over).
+template <class Family>
+void tl_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t pb, int64_t size, int64_t n, int32_t* y,
+               int64_t y_stride, int64_t row_begin, int64_t row_end) {
     if (row_begin >= row_end) return;
     const int64_t tile_bytes = w.param[2];
     const int64_t tile_begin = row_begin / kTlTileRows, tile_end = (row_end + kTlTileRows - 1) / kTlTileRows;
@@ -185,11 +187,31 @@ void tl_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t pb, int6
         const int64_t r_hi = std::min(row_end, (tb + nt) * kTlTileRows);
         for (int64_t t = 0; t < n; ++t) {
             int32_t out[kMaxTilesTogether * kTlTileRows];
-            run(nt, tiles, tile_bytes, prepared + t * pb, out);
+            const uint8_t* table = prepared + t * pb;
+            switch (nt) {
+                case 1: Family::template tiles<1>(tiles, tile_bytes, table, size, out); break;
+                case 2: Family::template tiles<2>(tiles, tile_bytes, table, size, out); break;
+                case 3: Family::template tiles<3>(tiles, tile_bytes, table, size, out); break;
+                default: Family::template tiles<4>(tiles, tile_bytes, table, size, out); break;
+            }
             for (int64_t r = r_lo; r < r_hi; ++r) y[t * y_stride + r] = out[r - tb * kTlTileRows];
         }
     }
 }
+static_assert(kMaxTilesTogether == 4, "tl_matmul's switch covers 1 to 4 tiles");
+
+struct Tl1 {
+    template <int NT>
+    static void tiles(const uint8_t* t, int64_t tile_bytes, const uint8_t* table, int64_t padded_cols, int32_t* out) {
+        tl1_tiles<NT>(t, tile_bytes, table, padded_cols, out);
+    }
+};
+struct Tl2 {
+    template <int NT>
+    static void tiles(const uint8_t* t, int64_t tile_bytes, const uint8_t* table, int64_t padded_groups, int32_t* out) {
+        tl2_tiles<NT>(t, tile_bytes, table, padded_groups, out);
+    }
+};
 
 }  // namespace
 
@@ -228,10 +250,6 @@ void tl1_build_table(const int8_t* a, int64_t padded_cols, uint8_t* table) {
     }
 }
 
-void tl1_lookup_tile(const uint8_t* tile, const uint8_t* table, int64_t padded_cols, int32_t out[16]) {
-    tl1_tiles<1>(tile, 0, table, padded_cols, out);
-}
-
 void tl1_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out) {
     const int64_t pb = tl1_prepared_bytes(padded_cols);
     for (int64_t t = 0; t < n; ++t) tl1_build_table(q + t * q_stride, padded_cols, out + t * pb);
@@ -241,15 +259,7 @@ void tl1_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int3
                 int64_t row_begin, int64_t row_end) {
     assert(w.padded_cols % (2 * kTl1BlockPairs) == 0);
     const int64_t k = w.padded_cols;
-    tl_matmul(w, prepared, tl1_prepared_bytes(k), n, y, y_stride, row_begin, row_end,
-              [k](int nt, const uint8_t* tiles, int64_t tile_bytes, const uint8_t* table, int32_t* out) {
-                  switch (nt) {
-                      case 1: tl1_tiles<1>(tiles, tile_bytes, table, k, out); break;
-                      case 2: tl1_tiles<2>(tiles, tile_bytes, table, k, out); break;
-                      case 3: tl1_tiles<3>(tiles, tile_bytes, table, k, out); break;
-                      default: tl1_tiles<4>(tiles, tile_bytes, table, k, out); break;
-                  }
-              });
+    tl_matmul<Tl1>(w, prepared, tl1_prepared_bytes(k), k, n, y, y_stride, row_begin, row_end);
 }
 
 void tl1_table_from_ref(const int16_t* ref_table, int64_t padded_cols, uint8_t* out) {
@@ -318,10 +328,6 @@ void tl2_build_table(const int8_t* a, int64_t padded_cols, uint8_t* table) {
     }
 }
 
-void tl2_lookup_tile(const uint8_t* tile, const uint8_t* table, int64_t padded_cols, int32_t out[16]) {
-    tl2_tiles<1>(tile, 0, table, tl2_padded_groups(padded_cols), out);
-}
-
 void tl2_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out) {
     const int64_t pb = tl2_prepared_bytes(padded_cols);
     for (int64_t t = 0; t < n; ++t) tl2_build_table(q + t * q_stride, padded_cols, out + t * pb);
@@ -330,15 +336,7 @@ void tl2_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_co
 void tl2_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
                 int64_t row_begin, int64_t row_end) {
     const int64_t gp = w.param[3];
-    tl_matmul(w, prepared, tl2_prepared_bytes(w.padded_cols), n, y, y_stride, row_begin, row_end,
-              [gp](int nt, const uint8_t* tiles, int64_t tile_bytes, const uint8_t* table, int32_t* out) {
-                  switch (nt) {
-                      case 1: tl2_tiles<1>(tiles, tile_bytes, table, gp, out); break;
-                      case 2: tl2_tiles<2>(tiles, tile_bytes, table, gp, out); break;
-                      case 3: tl2_tiles<3>(tiles, tile_bytes, table, gp, out); break;
-                      default: tl2_tiles<4>(tiles, tile_bytes, table, gp, out); break;
-                  }
-              });
+    tl_matmul<Tl2>(w, prepared, tl2_prepared_bytes(w.padded_cols), gp, n, y, y_stride, row_begin, row_end);
 }
 
 void tl2_table_from_ref(const int16_t* ref_table, int64_t padded_cols, uint8_t* out) {

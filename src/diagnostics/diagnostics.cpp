@@ -7,7 +7,7 @@
 #include "kernels/formats.h"
 #include "model/hparams.h"
 #include "runtime/thread_pool.h"
-#include "kernels/self_test.h"
+#include "kernels/conformance.h"
 
 namespace tern {
 
