@@ -164,6 +164,12 @@ def unpack_2b4t(packed, out_features):
 
 
 # --------------------------------------------------------------------------- model building
+# The projections' HF names -> GGUF names.
+HF_TO_GGUF = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+              "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+              "mlp.down_proj": "ffn_down"}
+
+
 def _linear_class(cfg):
     qc = cfg.get("quantization_config") or {}
     return qc.get("linear_class", "bitlinear") if qc else None
@@ -231,13 +237,10 @@ def load_hf(folder, ffn_act=None):
     D = H // nh
     outs = {"self_attn.q_proj": nh * D, "self_attn.k_proj": nkv * D, "self_attn.v_proj": nkv * D,
             "self_attn.o_proj": H, "mlp.gate_proj": I, "mlp.up_proj": I, "mlp.down_proj": H}
-    gg = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-          "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-          "mlp.down_proj": "ffn_down"}
     layers = []
     for i in range(L):
         p = "model.layers.%d." % i
-        Ld = {gg[k]: linear(p + k, o) for k, o in outs.items()}
+        Ld = {HF_TO_GGUF[k]: linear(p + k, o) for k, o in outs.items()}
         Ld["attn_norm"] = ck.get(p + "input_layernorm.weight")[0].astype(np.float64)
         Ld["ffn_norm"] = ck.get(p + "post_attention_layernorm.weight")[0].astype(np.float64)
         if sub:
@@ -339,9 +342,6 @@ def load_hf_embed(folder, float_linears=False):
         t, beta, how = M.ternarize_float(w)
         return M.BitLinear(base, t, beta, "%s/%s" % (dt, how))
 
-    gg = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-          "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-          "mlp.down_proj": "ffn_down"}
     layers = []
     for i in range(L):
         p = "layers.%d." % i
@@ -353,7 +353,7 @@ def load_hf_embed(folder, float_linears=False):
             Ld["post_ffw_norm"] = norm(p + "post_feedforward_layernorm.weight")
         else:
             Ld["ffn_norm"] = norm(p + "post_attention_layernorm.weight")
-        for hf_name, g in gg.items():
+        for hf_name, g in HF_TO_GGUF.items():
             base = pre + p + hf_name
             Ld[g] = proj(base)
             if ck.has(base + ".norm.weight"):
