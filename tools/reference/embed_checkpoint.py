@@ -70,6 +70,15 @@ CONFIG_GEMMA3_TINY = {
     "vocab_size": 0,
 }
 
+# The released models' shapes (BitNet-embedding-0.6B / -270M), for conversion timings and memory.
+CONFIG_QWEN3_06B = dict(CONFIG_QWEN3_TINY, head_dim=128, hidden_size=1024, intermediate_size=3072,
+                        max_position_embeddings=32768, max_window_layers=28, num_attention_heads=16,
+                        num_hidden_layers=28, num_key_value_heads=8, vocab_size=151936)
+CONFIG_GEMMA3_270M = dict(CONFIG_GEMMA3_TINY, head_dim=256, hidden_size=640, intermediate_size=2048,
+                          max_position_embeddings=32768, num_attention_heads=4, num_hidden_layers=18,
+                          num_key_value_heads=1, query_pre_attn_scalar=256, sliding_window=512,
+                          sliding_window_pattern=6, vocab_size=262144)
+
 # Qwen2's (and Qwen3's) Split pattern, exactly as its tokenizer.json writes it.
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
                  r"\s*[\r\n]+|\s+(?!\S)|\s+")
