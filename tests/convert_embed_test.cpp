@@ -262,6 +262,57 @@ TEST(ConvertEmbed, Gemma3F16TeacherWithLayerTypesMatchesReference) {
     EXPECT_EQ(f.tensor("blk.2.ffn_gate.weight").type, uint32_t(GgmlType::F16));
 }
 
+// Hugging Face's real vocabularies through the converter, beside a small model
+// whose embedding has a row for each of their ids: Qwen3's tokenizer.json
+// (given the post-processor Qwen3-Embedding has, appending <|endoftext|>) and
+// Gemma 3's, converted, tokenize the multilingual test strings as
+// transformers.js does; the EOS follows the post-processor, not
+// tokenizer_config.json's eos_token.
+TEST(ConvertEmbed, RealTokenizersTokenizeAsHuggingFace) {
+    struct Real {
+        std::string layout, folder, vectors;
+        int64_t rows;
+        int32_t eos;
+        bool add_eos;
+    };
+    for (const Real& r : {Real{"qwen3", "qwen3", "hf-qwen3", 151680, 151643, true}, Real{"gemma3", "gemma3", "hf-gemma3", 262208, 106, false}}) {
+        SCOPED_TRACE(r.layout);
+        TempDir tmp("cembtok");
+        const std::string dir = tmp / "hf", src = std::string(TERN_TEST_DATA_DIR) + "/external/" + r.folder;
+        hf::write_checkpoint(dir, hf::Spec{.layout = r.layout, .hidden = 32, .ffn = 128, .layers = 1, .heads = 2, .kv_heads = 1,
+                                           .vocab = r.rows, .head_dim = 64, .norm_in = false, .dtype = "F16"});
+        fs::copy_file(src + "/tokenizer_config.json", dir + "/tokenizer_config.json");
+        if (r.layout == "qwen3") {
+            std::ifstream in(src + "/tokenizer.json");
+            nlohmann::ordered_json j = nlohmann::ordered_json::parse(in);
+            const nlohmann::ordered_json eos = {{"SpecialToken", {{"id", "<|endoftext|>"}, {"type_id", 0}}}};
+            j["post_processor"] = {{"type", "Sequence"},
+                                   {"processors", {j["post_processor"], {{"type", "TemplateProcessing"},
+                                                                         {"single", {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, eos}},
+                                                                         {"pair", nlohmann::ordered_json::array()},
+                                                                         {"special_tokens", nlohmann::ordered_json::object()}}}}};
+            hf::write_text(dir + "/tokenizer.json", j.dump());
+        } else {
+            fs::copy_file(src + "/tokenizer.json", dir + "/tokenizer.json");
+        }
+        convert::Options o;
+        o.linear_type = "f16";
+        const auto res = convert::convert_checkpoint(dir, tmp / "out.gguf", o);
+        EXPECT_EQ(res.plan.tokenizer, "tokenizer.json");
+        const auto f = gguf::File::open(tmp / "out.gguf");
+        EXPECT_EQ(f.get<uint32_t>("tokenizer.ggml.eos_token_id"), uint32_t(r.eos));
+        EXPECT_EQ(f.get<bool>("tokenizer.ggml.add_eos_token"), r.add_eos);
+        const Tokenizer tok = Tokenizer::create(tokenizer_data_from_gguf(f));
+        if (r.layout == "qwen3") {
+            EXPECT_EQ(f.get<std::string>("tokenizer.ggml.pre"), "qwen2");
+            EXPECT_EQ(tok.eot(), 151645);  // <|im_end|>, tokenizer_config's eos_token
+        }
+        const auto cases = test::load_tokenizer_cases(std::string(TERN_TEST_DATA_DIR) + "/tokenizer-tests/" + r.vectors);
+        ASSERT_GE(cases.size(), 40u);
+        for (const auto& c : cases) EXPECT_EQ(tok.encode(c.text, false, true), c.ids) << c.text;
+    }
+}
+
 // ---------------------------------------------------------------- errors
 
 void rewrite_json(const std::string& path, const std::function<void(nlohmann::json&)>& f) {
