@@ -28,48 +28,14 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace hf = test::hf;
+using test::have_python_numpy;
+using test::join;
+using test::kPython;
+using test::kReference;
+using test::sh;
+using test::TempDir;
 
 const std::string kData = TERN_TEST_DATA_DIR;
-const std::string kReference = std::string(TERN_SOURCE_DIR) + "/tools/reference";
-const std::string kPython = "/usr/bin/python3";
-
-// A temporary folder removed at the end of the test.
-struct TempDir {
-    std::string path;
-    explicit TempDir(const std::string& stem) : path(test::temp_path(stem)) { fs::create_directories(path); }
-    ~TempDir() {
-        if (std::getenv("TERN_KEEP_TEST_DIRS")) return;
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-int sh(const std::string& cmd, std::string* out = nullptr) {
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return -1;
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    const int st = pclose(p);
-    if (out) *out = text;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-bool have_python_numpy() {
-    static const bool ok = sh(kPython + " -c 'import numpy'") == 0;
-    return ok;
-}
-
-std::string join(const std::vector<int32_t>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (i) s += ',';
-        s += std::to_string(v[i]);
-    }
-    return s;
-}
 
 // Logits [tokens, vocab] of the numpy reference run on the HF folder itself
 // (or, with gguf = true, on a GGUF file).
@@ -661,15 +627,7 @@ TEST(Convert, BadInputsAreClearErrorsAndWriteNothing) {
         const std::string dir = tmp / "hf";
         hf::write_checkpoint(dir, s);
         b.damage(dir);
-        const std::string out = tmp / "out.gguf";
-        try {
-            convert::convert_checkpoint(dir, out, b.opts);
-            ADD_FAILURE() << "no error";
-        } catch (const Error& e) {
-            EXPECT_NE(std::string(e.what()).find(b.expect), std::string::npos) << e.what();
-        }
-        EXPECT_FALSE(fs::exists(out));
-        EXPECT_FALSE(fs::exists(out + ".tmp"));
+        test::expect_convert_error(dir, tmp / "out.gguf", b.opts, b.expect);
     }
 }
 

@@ -1,6 +1,7 @@
-// Test helpers for `tern convert`: a small safetensors writer and synthetic
-// Hugging Face checkpoint folders of any shape and naming (header-only, used by
-// convert_test.cpp).
+// Test helpers for `tern convert`: a small safetensors writer, synthetic
+// Hugging Face checkpoint folders of any shape and naming, temporary folders
+// and the numpy reference's location (header-only, used by convert_test.cpp
+// and convert_embed_test.cpp).
 #pragma once
 
 #include <algorithm>
@@ -11,11 +12,67 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "kernels/formats.h"
+#include "tern/convert.h"
+#include "test_util.h"
+
+namespace tern::test {
+
+// A temporary folder removed at the end of the test (kept with TERN_KEEP_TEST_DIRS).
+struct TempDir {
+    std::string path;
+    explicit TempDir(const std::string& stem) : path(temp_path(stem)) { std::filesystem::create_directories(path); }
+    ~TempDir() {
+        if (std::getenv("TERN_KEEP_TEST_DIRS")) return;
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+// The numpy reference (tools/reference) and the interpreter it needs.
+inline const std::string kReference = std::string(TERN_SOURCE_DIR) + "/tools/reference";
+inline const std::string kPython = "/usr/bin/python3";
+
+// A shell command with stderr merged into *out; its exit status.
+inline int sh(const std::string& cmd, std::string* out = nullptr) { return run_command(cmd, out, true); }
+
+inline bool have_python_numpy() {
+    static const bool ok = sh(kPython + " -c 'import numpy'") == 0;
+    return ok;
+}
+
+// Converting `dir` into `out` must fail with a message holding `expect`, and
+// leave neither `out` nor its temporary file behind.
+inline void expect_convert_error(const std::string& dir, const std::string& out, const convert::Options& opts,
+                                 const std::string& expect) {
+    try {
+        convert::convert_checkpoint(dir, out, opts);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(out));
+    EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
+}
+
+// "1,2,3"
+inline std::string join(const std::vector<int32_t>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i) s += ',';
+        s += std::to_string(v[i]);
+    }
+    return s;
+}
+
+}  // namespace tern::test
 
 namespace tern::test::hf {
 
@@ -103,8 +160,12 @@ inline void write_text(const std::string& path, const std::string& s) {
 
 // A checkpoint's shape and naming.
 struct Spec {
-    std::string layout = "bitnet";  // "bitnet" (2B4T names), "1bitllm" (inner_attn_ln, inv_freq), "llama" (no sub-norms)
+    std::string layout = "bitnet";  // "bitnet" (2B4T names), "1bitllm" (inner_attn_ln, inv_freq), "llama" (no sub-norms),
+                                    // "qwen3", "gemma3" (embedding models, SPEC §8: q/k norms, BitLinear norms)
     int64_t hidden = 128, ffn = 256, layers = 2, heads = 4, kv_heads = 2, vocab = 300;
+    int64_t head_dim = 0;  // qwen3 / gemma3; 0 = hidden / heads
+    bool prefix = true;    // qwen3 / gemma3: "model." before the names
+    bool norm_in = true;   // qwen3 / gemma3: `<proj>.norm.weight` BitLinear gains
     std::string dtype = "BF16";
     bool untied = false;
     double rope_theta = 10000.0;
@@ -112,9 +173,23 @@ struct Spec {
     int shards = 1;  // > 1: model-0000k-of-0000n.safetensors + index
 };
 
+inline int64_t head_dim_of(const Spec& s) { return s.head_dim ? s.head_dim : s.hidden / s.heads; }
+
 inline nlohmann::ordered_json config_of(const Spec& s) {
     nlohmann::ordered_json c;
-    if (s.layout == "bitnet") {
+    if (s.layout == "qwen3" || s.layout == "gemma3") {
+        const bool gemma = s.layout == "gemma3";
+        c["architectures"] = {gemma ? "Gemma3TextModel" : "Qwen3ForCausalLM"};
+        c["model_type"] = gemma ? "gemma3_text" : "qwen3";
+        c[gemma ? "hidden_activation" : "hidden_act"] = gemma ? "gelu_pytorch_tanh" : "silu";
+        c["head_dim"] = head_dim_of(s);
+        if (gemma) {
+            c["query_pre_attn_scalar"] = head_dim_of(s);
+            c["sliding_window"] = 4;
+            c["sliding_window_pattern"] = 2;
+            c["rope_local_base_freq"] = 10000.0;
+        }
+    } else if (s.layout == "bitnet") {
         c["architectures"] = {"BitNetForCausalLM"};
         c["model_type"] = "bitnet";
         c["hidden_act"] = "relu2";
@@ -146,7 +221,7 @@ inline nlohmann::ordered_json config_of(const Spec& s) {
 // ~N(0, 1/in), norm gains log-uniform in [0.5, 2].
 inline std::vector<Tensor> tensors_of(const Spec& s) {
     Rng rng(s.seed);
-    const int64_t H = s.hidden, I = s.ffn, D = s.hidden / s.heads, KV = s.kv_heads * D;
+    const int64_t H = s.hidden, I = s.ffn, D = head_dim_of(s), KV = s.kv_heads * D, Q = s.heads * D;
     std::vector<Tensor> ts;
     auto normal = [&](int64_t n, double std) {
         std::vector<float> v(static_cast<size_t>(n));
@@ -162,6 +237,31 @@ inline std::vector<Tensor> tensors_of(const Spec& s) {
         ts.push_back(float_tensor(name, {out, in}, normal(out * in, 1.0 / std::sqrt(double(in))), s.dtype));
     };
     auto nrm = [&](const std::string& name, int64_t n) { ts.push_back(float_tensor(name, {n}, gains(n), s.dtype)); };
+    if (s.layout == "qwen3" || s.layout == "gemma3") {
+        const std::string P = s.prefix ? "model." : "";
+        ts.push_back(float_tensor(P + "embed_tokens.weight", {s.vocab, H}, normal(s.vocab * H, 1.0), s.dtype));
+        for (int64_t l = 0; l < s.layers; ++l) {
+            const std::string p = P + "layers." + std::to_string(l) + ".";
+            nrm(p + "input_layernorm.weight", H);
+            nrm(p + "post_attention_layernorm.weight", H);
+            if (s.layout == "gemma3") {
+                nrm(p + "pre_feedforward_layernorm.weight", H);
+                nrm(p + "post_feedforward_layernorm.weight", H);
+            }
+            nrm(p + "self_attn.q_norm.weight", D);
+            nrm(p + "self_attn.k_norm.weight", D);
+            const std::tuple<const char*, int64_t, int64_t> projs[] = {{"self_attn.q_proj", Q, H}, {"self_attn.k_proj", KV, H},
+                                                                       {"self_attn.v_proj", KV, H}, {"self_attn.o_proj", H, Q},
+                                                                       {"mlp.gate_proj", I, H},     {"mlp.up_proj", I, H},
+                                                                       {"mlp.down_proj", H, I}};
+            for (const auto& [name, out, in] : projs) {
+                lin(p + name + ".weight", out, in);
+                if (s.norm_in) nrm(p + name + ".norm.weight", in);
+            }
+        }
+        nrm(P + "norm.weight", H);
+        return ts;
+    }
     ts.push_back(float_tensor("model.embed_tokens.weight", {s.vocab, H}, normal(s.vocab * H, 1.0), s.dtype));
     for (int64_t l = 0; l < s.layers; ++l) {
         const std::string p = "model.layers." + std::to_string(l) + ".";

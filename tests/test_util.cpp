@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include "kernels/formats.h"
@@ -45,6 +46,25 @@ std::vector<uint8_t> read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw std::runtime_error("cannot read " + path);
     return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::vector<TokenizerCase> load_tokenizer_cases(const std::string& base) {
+    const auto inp_bytes = read_file(base + ".inp"), out_bytes = read_file(base + ".out");
+    const std::string inp(inp_bytes.begin(), inp_bytes.end()), sep = "\n__ggml_vocab_test__\n";
+    std::vector<TokenizerCase> cases;
+    for (size_t pos = 0; pos < inp.size();) {
+        size_t end = inp.find(sep, pos);
+        if (end == std::string::npos) end = inp.size();
+        cases.push_back({inp.substr(pos, end - pos), {}});
+        pos = end + sep.size();
+    }
+    std::istringstream out(std::string(out_bytes.begin(), out_bytes.end()));
+    std::string line;
+    for (size_t k = 0; k < cases.size() && std::getline(out, line); ++k) {
+        std::istringstream ls(line);
+        for (int32_t id; ls >> id;) cases[k].ids.push_back(id);
+    }
+    return cases;
 }
 
 std::string corpus_text() {

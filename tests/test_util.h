@@ -25,6 +25,14 @@ std::vector<uint8_t> read_file(const std::string& path);
 // dimensions go to *shape when given. Throws std::runtime_error otherwise.
 std::vector<float> read_npy_f32(const std::string& path, std::vector<int64_t>* shape = nullptr);
 
+// Reference tokenizations (tests/data/tokenizer-tests/NAME): BASE.inp holds the
+// strings, each followed by "\n__ggml_vocab_test__\n"; line k of BASE.out the ids of string k.
+struct TokenizerCase {
+    std::string text;
+    std::vector<int32_t> ids;
+};
+std::vector<TokenizerCase> load_tokenizer_cases(const std::string& base);
+
 // About 100 KB of real English prose for round-trip tests: the license texts
 // every Debian system ships in /usr/share/common-licenses (package base-files),
 // in name order.

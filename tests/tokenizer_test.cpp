@@ -21,39 +21,8 @@ using tern::TokenizerData;
 
 const std::string kData = TERN_TEST_DATA_DIR;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open " + path + " (tests/data/external/ is filled by tools/dev/fetch-test-data.sh)");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-struct Case {
-    std::string text;
-    std::vector<int32_t> ids;
-};
-
-// X.inp: strings each followed by "\n__ggml_vocab_test__\n"; line k of X.out: ids of string k.
-std::vector<Case> load_cases(const std::string& name) {
-    const std::string base = kData + "/tokenizer-tests/" + name;
-    const std::string inp = read_file(base + ".inp");
-    const std::string sep = "\n__ggml_vocab_test__\n";
-    std::vector<Case> cases;
-    for (size_t pos = 0; pos < inp.size();) {
-        size_t end = inp.find(sep, pos);
-        if (end == std::string::npos) end = inp.size();
-        cases.push_back({inp.substr(pos, end - pos), {}});
-        pos = end + sep.size();
-    }
-    std::istringstream out(read_file(base + ".out"));
-    std::string line;
-    for (size_t k = 0; k < cases.size() && std::getline(out, line); ++k) {
-        std::istringstream ls(line);
-        for (int32_t id; ls >> id;) cases[k].ids.push_back(id);
-    }
-    return cases;
-}
+using Case = tern::test::TokenizerCase;
+std::vector<Case> load_cases(const std::string& name) { return tern::test::load_tokenizer_cases(kData + "/tokenizer-tests/" + name); }
 
 const Tokenizer& llama3() {
     static const Tokenizer tok =

@@ -62,12 +62,15 @@ void register_convert(CLI::App& app) {
     auto o = std::make_shared<ConvertOpts>();
     CLI::App* cmd = app.add_subcommand(
         "convert",
-        "Convert a Hugging Face BitNet checkpoint (config.json, safetensors, tokenizer) into GGUF, one tensor at a time");
+        "Convert a Hugging Face BitNet checkpoint (config.json, safetensors, tokenizer) into GGUF, one tensor at a time; "
+        "also the BitNet embedding models (model_type qwen3 / gemma3_text, pooling from sentence-transformers' 1_Pooling)");
     cmd->add_option("dir", o->dir, "Checkpoint folder (config.json, model.safetensors or model.safetensors.index.json, "
                                    "tokenizer.json or tokenizer.model)")
         ->required();
     cmd->add_option("-o,--output", o->out, "GGUF file to write (appears only when complete)")->required();
-    cmd->add_option("--type", o->c.linear_type, "Format of the ternary linears")
+    cmd->add_option("--type", o->c.linear_type,
+                    "Format of the ternary linears (qwen3 / gemma3 embedding models: f16 keeps the projections in float, "
+                    "for teacher files)")
         ->check(CLI::IsMember({"i2_s", "tq2_0", "tq1_0", "f16"}))
         ->capture_default_str();
     cmd->add_option("--embd-type", o->c.embd_type, "Format of token_embd (and output, if untied)")
@@ -75,7 +78,7 @@ void register_convert(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--arch", o->c.arch,
                     "GGUF architecture to write (default from config.json: BitNetForCausalLM -> bitnet-b1.58, "
-                    "BitnetForCausalLM -> bitnet, LlamaForCausalLM -> llama)")
+                    "BitnetForCausalLM -> bitnet, LlamaForCausalLM -> llama; model_type qwen3 / gemma3_text -> qwen3 / gemma3)")
         ->check(CLI::IsMember({"bitnet-b1.58", "bitnet-25", "bitnet", "llama"}));
     cmd->add_flag("-q,--quiet", o->quiet, "No progress line, warnings or summary");
     cmd->callback([o] { run_convert(*o); });

@@ -6,7 +6,10 @@
 // Reads config.json (architecture and hyper-parameters), the safetensors
 // weights (bf16/f16/f32 master weights, or the packed uint8 2B4T form with
 // weight_scale), and the tokenizer (tokenizer.json or a SentencePiece
-// tokenizer.model, plus tokenizer_config.json). Writes SPEC §1's keys and
+// tokenizer.model, plus tokenizer_config.json). The BitNet embedding models
+// (model_type qwen3 / gemma3_text) become GGUF `qwen3` / `gemma3` files
+// without an output head (SPEC §8), their pooling read from
+// sentence-transformers' modules.json / 1_Pooling. Writes SPEC §1's keys and
 // tensor names; linears are ternarized (SPEC §3) and stored in the chosen
 // format (SPEC §5). The input is memory-mapped and each tensor's pages are
 // released once converted, so memory stays at about one tensor. The output
@@ -28,6 +31,7 @@ struct Options {
     std::string linear_type = "i2_s";  // i2_s | tq2_0 | tq1_0 | f16
     std::string embd_type = "f16";     // f16 | q8_0 | f32: token_embd and output
     std::string arch;                  // "" = from config.json; else bitnet-b1.58 | bitnet-25 | bitnet | llama
+                                       // (qwen3 / gemma3 come from config.json's model_type only)
     // Called after each tensor is written: tensors done, tensor count, input
     // bytes read so far, total input bytes, name of the tensor just written.
     std::function<void(size_t, size_t, uint64_t, uint64_t, const std::string&)> on_progress;
@@ -48,6 +52,16 @@ struct ModelPlan {
     std::optional<std::string> linear_class;  // quantization_config.linear_class (packed weights)
     bool untied_output = false;           // lm_head.weight is written as output.weight
     std::string tokenizer;                // "tokenizer.json", "tokenizer.model" or "" (none)
+
+    // Embedding models (arch qwen3 / gemma3, SPEC §8).
+    std::string prefix = "model.";        // of the HF tensor names: "" in a bare Qwen3Model / Gemma3TextModel
+    bool norm_in = false;                 // BitLinear norms (*.q_proj.norm.weight, ...) -> blk.N.*_norm_in
+    bool norm_plus_one = false;           // gemma3: HF stores w of RMSNorm's (1 + w); GGUF stores 1 + w
+    int64_t swa_window = 0;               // gemma3 sliding window (0: none)
+    int64_t swa_pattern = 0;              // every swa_pattern-th layer is global, or:
+    std::vector<bool> swa_layers;         // per layer, true = local (from config.json's layer_types)
+    float rope_theta_swa = 10000.0f;      // θ of the local layers (rope_local_base_freq)
+    int pooling = -1;                     // {arch}.pooling_type (0 none, 1 mean, 2 cls, 3 last); -1: not given
 };
 
 struct Result {

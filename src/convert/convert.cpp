@@ -26,6 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 using kernels::TernaryMatrix;
 
+// embedding: rows kept in float (token_embd, output, an embedding model's
+// projections under --type f16); norm: an f32 gain; linear: ternarized.
 enum class Kind { embedding, norm, linear };
 
 struct Job {
@@ -36,6 +38,7 @@ struct Job {
     int64_t rows = 0, cols = 0;       // out x in (embedding: vocab x hidden; norm: 1 x n)
     int64_t permute_heads = 0;        // llama q/k: rows are permuted per head (0 = no)
     uint32_t type = 0;                // GGML type written
+    float shift = 0.0f;               // norm: added to every gain (gemma3: HF's w of (1 + w))
 };
 
 std::string dims_string(std::initializer_list<int64_t> d) {
@@ -101,6 +104,7 @@ void produce_norm(const Job& j, uint8_t* dst, size_t n_bytes) {
     if (n_bytes != size_t(j.cols) * 4) throw Error("internal: norm size mismatch for " + j.gguf_name);
     std::vector<float> buf(size_t(j.cols));
     read_f32(*j.src, 0, j.cols, buf.data(), j.cols);
+    for (float& g : buf) g += j.shift;
     std::memcpy(dst, buf.data(), n_bytes);
 }
 
@@ -174,6 +178,29 @@ public:
         : ck_(ck), p_(p), linear_type_(linear_type), embd_type_(embd_type) {}
 
     std::vector<Job> plan() {
+        const bool embedding_model = p_.arch == "qwen3" || p_.arch == "gemma3";
+        if (embedding_model) plan_embedding_model();
+        else plan_bitnet();
+        // The big matrices last: the GGUF writer keeps a buffer as large as the
+        // largest tensor it has produced, so the linears run with a small one.
+        if (p_.untied_output) embedding("output.weight", "lm_head.weight");
+        else used_.insert(p_.prefix + "lm_head.weight");  // tied (transformers ignores a stored copy), or an embedding model
+        used_.insert("lm_head.weight");
+        embedding("token_embd.weight", p_.prefix + "embed_tokens.weight");
+
+        // Every tensor of the checkpoint must have found a place.
+        for (const std::string& name : ck_.names()) {
+            if (used_.count(name)) continue;
+            if (name.size() >= 19 && name.compare(name.size() - 19, 19, "rotary_emb.inv_freq") == 0) continue;  // 1bitLLM buffers
+            throw Error(fmt::format("{}: tensor '{}' has no place in a {} model (tern convert knows the tensors of SPEC {}; "
+                                    "biases and extra modules are not supported)",
+                                    ck_.dir(), name, p_.arch, embedding_model ? "§8" : "§1"));
+        }
+        return std::move(jobs_);
+    }
+
+private:
+    void plan_bitnet() {
         const int64_t H = p_.n_embd, I = p_.n_ff, D = p_.head_dim;
         for (int64_t l = 0; l < p_.n_layer; ++l) {
             const std::string hf = fmt::format("model.layers.{}.", l), gg = fmt::format("blk.{}.", l);
@@ -190,24 +217,53 @@ public:
             linear(gg + "ffn_down.weight", hf + "mlp.down_proj", H, I, 0);
         }
         norm("output_norm.weight", "model.norm.weight", H);
-        // The big matrices last: the GGUF writer keeps a buffer as large as the
-        // largest tensor it has produced, so the linears run with a small one.
-        if (p_.untied_output) embedding("output.weight", "lm_head.weight");
-        else used_.insert("lm_head.weight");  // a tied copy, if present, is ignored (as transformers does)
-        embedding("token_embd.weight", "model.embed_tokens.weight");
-
-        // Every tensor of the checkpoint must have found a place.
-        for (const std::string& name : ck_.names()) {
-            if (used_.count(name)) continue;
-            if (name.size() >= 19 && name.compare(name.size() - 19, 19, "rotary_emb.inv_freq") == 0) continue;  // 1bitLLM buffers
-            throw Error(fmt::format("{}: tensor '{}' has no place in a {} model (tern convert knows the tensors of SPEC §1; "
-                                    "biases and extra modules are not supported)",
-                                    ck_.dir(), name, p_.arch));
-        }
-        return std::move(jobs_);
     }
 
-private:
+    // qwen3 / gemma3 (SPEC §8): per-head q/k norms, gemma3's post-norms, and
+    // each projection's optional BitLinear norm (`*_proj.norm.weight`). Gemma's
+    // own RMSNorm gains are stored as w of (1 + w): the GGUF holds 1 + w. The
+    // BitLinear norms are plain RMSNorm gains in both.
+    void plan_embedding_model() {
+        const bool gemma = p_.arch == "gemma3";
+        const float shift = p_.norm_plus_one ? 1.0f : 0.0f;
+        const int64_t H = p_.n_embd, I = p_.n_ff, D = p_.head_dim, Q = p_.n_head * D, KV = p_.n_head_kv * D;
+        for (int64_t l = 0; l < p_.n_layer; ++l) {
+            const std::string hf = fmt::format("{}layers.{}.", p_.prefix, l), gg = fmt::format("blk.{}.", l);
+            norm(gg + "attn_norm.weight", hf + "input_layernorm.weight", H, shift);
+            norm(gg + "attn_q_norm.weight", hf + "self_attn.q_norm.weight", D, shift);
+            norm(gg + "attn_k_norm.weight", hf + "self_attn.k_norm.weight", D, shift);
+            if (gemma) {
+                norm(gg + "post_attention_norm.weight", hf + "post_attention_layernorm.weight", H, shift);
+                norm(gg + "ffn_norm.weight", hf + "pre_feedforward_layernorm.weight", H, shift);
+                norm(gg + "post_ffw_norm.weight", hf + "post_feedforward_layernorm.weight", H, shift);
+            } else {
+                norm(gg + "ffn_norm.weight", hf + "post_attention_layernorm.weight", H);
+            }
+            projection(gg + "attn_q", hf + "self_attn.q_proj", Q, H);
+            projection(gg + "attn_k", hf + "self_attn.k_proj", KV, H);
+            projection(gg + "attn_v", hf + "self_attn.v_proj", KV, H);
+            projection(gg + "attn_output", hf + "self_attn.o_proj", H, Q);
+            projection(gg + "ffn_gate", hf + "mlp.gate_proj", I, H);
+            projection(gg + "ffn_up", hf + "mlp.up_proj", I, H);
+            projection(gg + "ffn_down", hf + "mlp.down_proj", H, I);
+        }
+        norm("output_norm.weight", p_.prefix + "norm.weight", H, shift);
+    }
+
+    // A projection of an embedding model: its BitLinear norm when present, then
+    // the weight, ternarized, or kept in float for --type f16 (a teacher file,
+    // computed in float by SPEC §8).
+    void projection(const std::string& gg, const std::string& hf, int64_t rows, int64_t cols) {
+        if (ck_.find(hf + ".norm.weight")) norm(gg + "_norm_in.weight", hf + ".norm.weight", cols);
+        if (linear_type_ != uint32_t(GgmlType::F16)) {
+            linear(gg + ".weight", hf, rows, cols, 0);
+            return;
+        }
+        const StTensor& t = need(hf + ".weight");
+        expect_float(t);
+        expect_shape(t, {rows, cols}, fmt::format("[out, in] = [{}, {}] for this projection", rows, cols).c_str());
+        jobs_.push_back({gg + ".weight", Kind::embedding, &t, nullptr, rows, cols, 0, linear_type_});
+    }
     const StTensor& need(const std::string& name) {
         const StTensor* t = ck_.find(name);
         if (!t) throw Error(fmt::format("{}: tensor '{}' is missing from the checkpoint", ck_.dir(), name));
@@ -236,11 +292,11 @@ private:
         jobs_.push_back({gg, Kind::embedding, &t, nullptr, p_.n_vocab, p_.n_embd, 0, embd_type_});
     }
 
-    void norm(const std::string& gg, const std::string& hf, int64_t n) {
+    void norm(const std::string& gg, const std::string& hf, int64_t n, float shift = 0.0f) {
         const StTensor& t = need(hf);
         expect_float(t);
         expect_shape(t, {n}, "a norm of that width");
-        jobs_.push_back({gg, Kind::norm, &t, nullptr, 1, n, 0, uint32_t(GgmlType::F32)});
+        jobs_.push_back({gg, Kind::norm, &t, nullptr, 1, n, 0, uint32_t(GgmlType::F32), shift});
     }
 
     void linear(const std::string& gg, const std::string& hf_base, int64_t rows, int64_t cols, int64_t permute_heads) {
@@ -318,6 +374,24 @@ void check_output(const std::string& dir, const std::string& out) {
     }
 }
 
+// SPEC §8's keys: the head size, pooling and gemma3's sliding window.
+void write_embedding_keys(const ModelPlan& p, gguf::Writer& w) {
+    const std::string& a = p.arch;
+    w.set(a + ".attention.key_length", gguf::Value::u32(uint32_t(p.head_dim)));
+    w.set(a + ".attention.value_length", gguf::Value::u32(uint32_t(p.head_dim)));
+    if (p.pooling >= 0) w.set(a + ".pooling_type", gguf::Value::u32(uint32_t(p.pooling)));
+    if (p.swa_window <= 0) return;
+    w.set(a + ".attention.sliding_window", gguf::Value::u32(uint32_t(p.swa_window)));
+    if (p.swa_layers.empty()) {
+        w.set(a + ".attention.sliding_window_pattern", gguf::Value::u32(uint32_t(p.swa_pattern)));
+    } else {
+        std::vector<gguf::Value> local;
+        for (bool b : p.swa_layers) local.push_back(gguf::Value::boolean(b));
+        w.set(a + ".attention.sliding_window_pattern", gguf::Value::array(gguf::ValueType::BOOL, std::move(local)));
+    }
+    w.set(a + ".rope.freq_base_swa", gguf::Value::f32(p.rope_theta_swa));
+}
+
 }  // namespace
 
 Result convert_checkpoint(const std::string& dir, const std::string& out, const Options& opts) {
@@ -352,6 +426,7 @@ Result convert_checkpoint(const std::string& dir, const std::string& out, const 
     w.set(a + ".attention.head_count_kv", gguf::Value::u32(uint32_t(p.n_head_kv)));
     w.set(a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(p.rms_eps));
     w.set(a + ".rope.freq_base", gguf::Value::f32(p.rope_theta));
+    if (p.arch == "qwen3" || p.arch == "gemma3") write_embedding_keys(p, w);
     int64_t n_tokens = 0;
     res.plan.tokenizer = write_tokenizer(dir, config, p.n_vocab, w, opts, &n_tokens);
     res.n_vocab_tokens = n_tokens;

@@ -17,38 +17,8 @@ constexpr int64_t kLlama3Vocab = 128256;
 constexpr const char* kSupported =
     "tern convert supports BitNetForCausalLM (microsoft BitNet b1.58 2B4T), BitnetForCausalLM (1bitLLM "
     "bitnet_b1_58-large/3B) and LlamaForCausalLM checkpoints of ternary models whose config.json has "
-    "quantization_config.quant_method \"bitnet\" (Llama3-8B-1.58, Falcon3-1.58bit)";
-
-struct Cfg {
-    const json& j;
-    std::string path;
-
-    bool has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
-
-    int64_t integer(const char* key, int64_t lo, int64_t hi) const {
-        if (!has(key)) throw Error(fmt::format("{}: key '{}' is missing", path, key));
-        return integer_value(key, lo, hi);
-    }
-    int64_t integer_or(const char* key, int64_t dflt, int64_t lo, int64_t hi) const {
-        return has(key) ? integer_value(key, lo, hi) : dflt;
-    }
-    double number_or(const char* key, double dflt) const {
-        if (!has(key)) return dflt;
-        if (!j[key].is_number()) throw Error(fmt::format("{}: key '{}' is not a number", path, key));
-        const double v = j[key].get<double>();
-        if (!std::isfinite(v) || v <= 0) throw Error(fmt::format("{}: key '{}' = {} must be positive", path, key, v));
-        return v;
-    }
-
-private:
-    int64_t integer_value(const char* key, int64_t lo, int64_t hi) const {
-        const json& v = j[key];
-        if (!v.is_number_integer()) throw Error(fmt::format("{}: key '{}' is not an integer ({})", path, key, v.dump()));
-        const int64_t x = v.get<int64_t>();
-        if (x < lo || x > hi) throw Error(fmt::format("{}: key '{}' = {} is out of range [{}, {}]", path, key, x, lo, hi));
-        return x;
-    }
-};
+    "quantization_config.quant_method \"bitnet\" (Llama3-8B-1.58, Falcon3-1.58bit); and the BitNet embedding models "
+    "of model_type qwen3 (Qwen3Model, Qwen3ForCausalLM) and gemma3_text (Gemma3TextModel, Gemma3ForCausalLM)";
 
 std::string default_ffn_act(const std::string& arch, int64_t n_vocab) {
     if (arch == "bitnet-b1.58" || arch == "bitnet-25") return "relu2";
@@ -57,6 +27,64 @@ std::string default_ffn_act(const std::string& arch, int64_t n_vocab) {
 }
 
 }  // namespace
+
+int64_t Cfg::integer(const char* key, int64_t lo, int64_t hi) const {
+    if (!has(key)) throw Error(fmt::format("{}: key '{}' is missing", path, key));
+    return integer_value(key, lo, hi);
+}
+
+int64_t Cfg::integer_or(const char* key, int64_t dflt, int64_t lo, int64_t hi) const {
+    return has(key) ? integer_value(key, lo, hi) : dflt;
+}
+
+double Cfg::number_or(const char* key, double dflt) const {
+    if (!has(key)) return dflt;
+    if (!j[key].is_number()) throw Error(fmt::format("{}: key '{}' is not a number", path, key));
+    const double v = j[key].get<double>();
+    if (!std::isfinite(v) || v <= 0) throw Error(fmt::format("{}: key '{}' = {} must be positive", path, key, v));
+    return v;
+}
+
+std::string Cfg::string_or(const char* key, const std::string& dflt) const {
+    if (!has(key)) return dflt;
+    if (!j[key].is_string()) throw Error(fmt::format("{}: key '{}' is not a string ({})", path, key, j[key].dump()));
+    return j[key].get<std::string>();
+}
+
+bool Cfg::boolean_or(const char* key, bool dflt) const {
+    if (!has(key)) return dflt;
+    if (!j[key].is_boolean()) throw Error(fmt::format("{}: key '{}' is not true or false ({})", path, key, j[key].dump()));
+    return j[key].get<bool>();
+}
+
+int64_t Cfg::integer_value(const char* key, int64_t lo, int64_t hi) const {
+    const json& v = j[key];
+    if (!v.is_number_integer()) throw Error(fmt::format("{}: key '{}' is not an integer ({})", path, key, v.dump()));
+    const int64_t x = v.get<int64_t>();
+    if (x < lo || x > hi) throw Error(fmt::format("{}: key '{}' = {} is out of range [{}, {}]", path, key, x, lo, hi));
+    return x;
+}
+
+void read_sizes(const Cfg& c, ModelPlan& p) {
+    constexpr int64_t kBig = int64_t(1) << 24;
+    p.n_embd = c.integer("hidden_size", 1, kBig);
+    p.n_ff = c.integer("intermediate_size", 1, kBig);
+    p.n_layer = c.integer("num_hidden_layers", 1, 4096);
+    p.n_head = c.integer("num_attention_heads", 1, 65536);
+    p.n_head_kv = c.integer_or("num_key_value_heads", p.n_head, 1, 65536);
+    if (p.n_head % p.n_head_kv != 0)
+        throw Error(fmt::format("{}: num_attention_heads {} is not divisible by num_key_value_heads {}", c.path, p.n_head,
+                                p.n_head_kv));
+}
+
+void check_rope_scaling(const Cfg& c) {
+    if (!c.has("rope_scaling")) return;
+    const json& rs = c.j["rope_scaling"];
+    const std::string type = rs.is_object() ? rs.value("type", rs.value("rope_type", std::string())) : "";
+    const bool identity = type == "default" ||
+                          (type == "linear" && rs.contains("factor") && rs["factor"].is_number() && rs["factor"].get<double>() == 1.0);
+    if (!identity) throw Error(fmt::format("{}: rope_scaling {} is not supported by tern (plain RoPE only)", c.path, rs.dump()));
+}
 
 ModelPlan make_plan(const std::string& dir, const json& config, const Checkpoint& ck, const Options& opts) {
     const std::string path = dir + "/config.json";
@@ -71,6 +99,8 @@ ModelPlan make_plan(const std::string& dir, const json& config, const Checkpoint
             throw Error(path + ": key 'architectures' is not a list of class names");
         p.hf_arch = a[0].get<std::string>();
     }
+    if (const std::string mt = embedding_model_type(config, p.hf_arch); !mt.empty())
+        return make_embedding_plan(dir, c, mt, ck, opts, std::move(p));
     const json* qc = c.has("quantization_config") ? &config["quantization_config"] : nullptr;
     if (qc && !qc->is_object()) throw Error(path + ": key 'quantization_config' is not an object");
     const bool bitnet_quant = qc && qc->contains("quant_method") && (*qc)["quant_method"] == "bitnet";
@@ -86,8 +116,10 @@ ModelPlan make_plan(const std::string& dir, const json& config, const Checkpoint
                                     path, kSupported));
         arch = "llama";
     } else if (opts.arch.empty()) {
-        throw Error(fmt::format("{}: architecture '{}' is not supported. {}", path,
-                                p.hf_arch.empty() ? std::string("(none given)") : p.hf_arch, kSupported));
+        const std::string mt = c.has("model_type") && config["model_type"].is_string() ? config["model_type"].get<std::string>() : "";
+        throw Error(fmt::format("{}: architecture '{}' is not supported{}. {}", path,
+                                p.hf_arch.empty() ? std::string("(none given)") : p.hf_arch,
+                                mt.empty() ? std::string() : " (model_type '" + mt + "')", kSupported));
     }
     if (!opts.arch.empty()) {
         if (opts.arch != "bitnet-b1.58" && opts.arch != "bitnet-25" && opts.arch != "bitnet" && opts.arch != "llama")
@@ -98,31 +130,18 @@ ModelPlan make_plan(const std::string& dir, const json& config, const Checkpoint
 
     // Hyper-parameters.
     constexpr int64_t kBig = int64_t(1) << 24;
-    p.n_embd = c.integer("hidden_size", 1, kBig);
-    p.n_ff = c.integer("intermediate_size", 1, kBig);
-    p.n_layer = c.integer("num_hidden_layers", 1, 4096);
-    p.n_head = c.integer("num_attention_heads", 1, 65536);
-    p.n_head_kv = c.integer_or("num_key_value_heads", p.n_head, 1, 65536);
+    read_sizes(c, p);
     p.n_ctx = c.integer_or("max_position_embeddings", 0, 1, int64_t(1) << 31);
     p.rms_eps = float(c.number_or("rms_norm_eps", 1e-6));
     p.rope_theta = float(c.number_or("rope_theta", 10000.0));
     if (p.n_embd % p.n_head != 0)
         throw Error(fmt::format("{}: hidden_size {} is not divisible by num_attention_heads {}", path, p.n_embd, p.n_head));
-    if (p.n_head % p.n_head_kv != 0)
-        throw Error(fmt::format("{}: num_attention_heads {} is not divisible by num_key_value_heads {}", path, p.n_head,
-                                p.n_head_kv));
     p.head_dim = p.n_embd / p.n_head;
     if (c.has("head_dim") && c.integer("head_dim", 1, kBig) != p.head_dim)
         throw Error(fmt::format("{}: head_dim {} differs from hidden_size / num_attention_heads = {}; tern needs them equal",
                                 path, config["head_dim"].dump(), p.head_dim));
     if (p.head_dim % 2 != 0) throw Error(fmt::format("{}: the head dimension {} is odd; RoPE needs it even", path, p.head_dim));
-    if (c.has("rope_scaling")) {
-        const json& rs = config["rope_scaling"];
-        const std::string type = rs.is_object() ? rs.value("type", rs.value("rope_type", std::string())) : "";
-        const bool identity = type == "linear" && rs.contains("factor") && rs["factor"].is_number() && rs["factor"].get<double>() == 1.0;
-        if (!identity)
-            throw Error(fmt::format("{}: rope_scaling {} is not supported by tern (plain RoPE only)", path, rs.dump()));
-    }
+    check_rope_scaling(c);
 
     // Vocabulary: the embedding's rows, checked against vocab_size.
     const StTensor& embd = ck.get("model.embed_tokens.weight");

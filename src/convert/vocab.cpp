@@ -2,7 +2,8 @@
 // converter writes them (SPEC §6): byte-level BPE from tokenizer.json
 // (model "gpt2", tokens, token_type, merges, pre) or SentencePiece from
 // tokenizer.model (model "llama", tokens, scores, token_type), special ids,
-// add_bos_token, and tokenizer_config.json's chat template.
+// add_bos_token, add_eos_token (and the EOS) from a post-processor that appends
+// a special token, and tokenizer_config.json's chat template.
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -115,6 +116,55 @@ std::optional<std::string> chat_template(const fs::path& dir) {
     throw Error(cfg.string() + ": chat_template is neither a string nor a list of {name, template}");
 }
 
+// The special token tokenizer.json's TemplateProcessing puts after a single
+// text (Qwen3-Embedding: <|endoftext|>, not tokenizer_config's eos_token): the
+// EOS that an embedding model's last-token pooling reads. The vocabulary and
+// merges are skipped while parsing.
+std::optional<std::string> template_trailing_special(const fs::path& tokenizer_json) {
+    std::ifstream in(tokenizer_json, std::ios::binary);
+    if (!in) return std::nullopt;  // read_json_file has read it already: cannot happen but on a race
+    const auto skip_big = [](int depth, json::parse_event_t ev, json& parsed) {
+        return !(ev == json::parse_event_t::key && depth == 1 && (parsed == "model" || parsed == "added_tokens"));
+    };
+    const json j = json::parse(in, skip_big, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("post_processor")) return std::nullopt;
+    const json& pp = j["post_processor"];
+    std::vector<const json*> templates;
+    if (pp.is_object() && pp.value("type", std::string()) == "TemplateProcessing") templates.push_back(&pp);
+    if (pp.is_object() && pp.value("type", std::string()) == "Sequence" && pp.contains("processors") && pp["processors"].is_array())
+        for (const json& q : pp["processors"])
+            if (q.is_object() && q.value("type", std::string()) == "TemplateProcessing") templates.push_back(&q);
+    for (const json* t : templates) {
+        const json& single = (*t).contains("single") ? (*t)["single"] : json();
+        if (!single.is_array() || single.empty() || !single.back().is_object()) continue;
+        const json& last = single.back();
+        if (last.contains("SpecialToken") && last["SpecialToken"].is_object() && last["SpecialToken"].contains("id") &&
+            last["SpecialToken"]["id"].is_string())
+            return last["SpecialToken"]["id"].get<std::string>();
+    }
+    return std::nullopt;
+}
+
+// add_eos_token and the EOS: the post-processor's trailing special token, else
+// tokenizer_config.json's add_eos_token.
+void eos_settings(const fs::path& dir, const std::string& used, TokenizerData& d) {
+    if (used == "tokenizer.json") {
+        if (auto text = template_trailing_special(dir / "tokenizer.json")) {
+            const auto id = find_token(d, *text);
+            if (!id)
+                throw Error(fmt::format("{}: the post-processor appends '{}', which is not a token", (dir / "tokenizer.json").string(),
+                                        *text));
+            d.eos_id = id;
+            d.add_eos = true;
+            return;
+        }
+    }
+    const fs::path cfg = dir / "tokenizer_config.json";
+    if (!fs::exists(cfg)) return;
+    const json j = read_json_file(cfg.string());
+    if (j.is_object() && j.contains("add_eos_token") && j["add_eos_token"].is_boolean()) d.add_eos = j["add_eos_token"].get<bool>();
+}
+
 }  // namespace
 
 std::string write_tokenizer(const std::string& dir_s, const json& config, int64_t n_vocab, gguf::Writer& w, const Options& opts,
@@ -153,6 +203,7 @@ std::string write_tokenizer(const std::string& dir_s, const json& config, int64_
         if (!d.scores.empty()) d.scores.push_back(-1000.0f);
     }
 
+    eos_settings(dir, used, d);
     // Special ids the tokenizer files did not give: config.json, then known texts.
     const size_t n = d.tokens.size();
     if (!d.bos_id) d.bos_id = config_id(config, "bos_token_id", n);
@@ -187,6 +238,7 @@ std::string write_tokenizer(const std::string& dir_s, const json& config, int64_
     id_key("tokenizer.ggml.unknown_token_id", d.unk_id);
     id_key("tokenizer.ggml.padding_token_id", d.pad_id);
     if (d.add_bos) w.set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(*d.add_bos));
+    if (d.add_eos) w.set("tokenizer.ggml.add_eos_token", gguf::Value::boolean(*d.add_eos));
     if (d.model == "llama") w.set("tokenizer.ggml.add_space_prefix", gguf::Value::boolean(d.add_space_prefix.value_or(true)));
     if (auto t = chat_template(dir)) w.set("tokenizer.chat_template", gguf::Value::str(*t));
     *n_tokens = n_tok;

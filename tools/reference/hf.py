@@ -164,6 +164,12 @@ def unpack_2b4t(packed, out_features):
 
 
 # --------------------------------------------------------------------------- model building
+# The projections' HF names -> GGUF names.
+HF_TO_GGUF = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+              "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+              "mlp.down_proj": "ffn_down"}
+
+
 def _linear_class(cfg):
     qc = cfg.get("quantization_config") or {}
     return qc.get("linear_class", "bitlinear") if qc else None
@@ -231,13 +237,10 @@ def load_hf(folder, ffn_act=None):
     D = H // nh
     outs = {"self_attn.q_proj": nh * D, "self_attn.k_proj": nkv * D, "self_attn.v_proj": nkv * D,
             "self_attn.o_proj": H, "mlp.gate_proj": I, "mlp.up_proj": I, "mlp.down_proj": H}
-    gg = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-          "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-          "mlp.down_proj": "ffn_down"}
     layers = []
     for i in range(L):
         p = "model.layers.%d." % i
-        Ld = {gg[k]: linear(p + k, o) for k, o in outs.items()}
+        Ld = {HF_TO_GGUF[k]: linear(p + k, o) for k, o in outs.items()}
         Ld["attn_norm"] = ck.get(p + "input_layernorm.weight")[0].astype(np.float64)
         Ld["ffn_norm"] = ck.get(p + "post_attention_layernorm.weight")[0].astype(np.float64)
         if sub:
@@ -256,6 +259,107 @@ def load_hf(folder, ffn_act=None):
     elif ck.has("lm_head.weight"):
         out = None  # tied: HF ignores a stored lm_head copy
     m = M.Model(hp, emb, ck.get("model.norm.weight")[0].astype(np.float64), layers, output=out)
+    m.source = folder
+    return m
+
+
+# --------------------------------------------------------------------------- embedding models (SPEC section 8)
+EMBED_MODEL_TYPES = {"qwen3": ("qwen3", ("Qwen3Model", "Qwen3ForCausalLM")),
+                     "gemma3_text": ("gemma3", ("Gemma3TextModel", "Gemma3ForCausalLM"))}
+
+
+def embed_model_type(cfg):
+    """'qwen3' / 'gemma3_text' for a BitNet embedding checkpoint, else None."""
+    mt = cfg.get("model_type")
+    if mt is not None:
+        return mt if mt in EMBED_MODEL_TYPES else None
+    archs = cfg.get("architectures") or []
+    for k, (_, classes) in EMBED_MODEL_TYPES.items():
+        if archs and archs[0] in classes:
+            return k
+    return None
+
+
+def st_pooling(folder):
+    """sentence-transformers' pooling of the folder: the Pooling module of modules.json (else
+    1_Pooling), 'cls' / 'mean' / 'last', or None when there is no pooling configuration."""
+    path = os.path.join(folder, "1_Pooling")
+    mods = os.path.join(folder, "modules.json")
+    if os.path.exists(mods):
+        with open(mods) as f:
+            for mod in json.load(f):
+                if mod.get("type", "").endswith("Pooling"):
+                    path = os.path.join(folder, mod.get("path", ""))
+    cfg = os.path.join(path, "config.json")
+    if not os.path.exists(cfg):
+        return None
+    with open(cfg) as f:
+        c = json.load(f)
+    modes = [name for key, name in (("pooling_mode_cls_token", "cls"), ("pooling_mode_mean_tokens", "mean"),
+                                    ("pooling_mode_lasttoken", "last")) if c.get(key)]
+    if len(modes) != 1:
+        raise HFError("%s: expected exactly one supported pooling mode, got %s" % (cfg, modes))
+    return modes[0]
+
+
+def load_hf_embed(folder, float_linears=False):
+    """A qwen3 / gemma3_text checkpoint as the SPEC section 8 graph. Projections are ternarized by
+    SPEC section 3 (absmean), or kept in float with float_linears (a teacher). `<proj>.norm.weight`
+    is the projection's BitLinear RMSNorm gain; Gemma 3's own RMSNorms compute x_n * (1 + w)."""
+    ck = Checkpoint(folder)
+    cfg = ck.config
+    mt = embed_model_type(cfg)
+    if mt is None:
+        raise HFError("%s: not a qwen3 / gemma3_text checkpoint" % folder)
+    arch = EMBED_MODEL_TYPES[mt][0]
+    gemma = arch == "gemma3"
+    H, I, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    nh = cfg["num_attention_heads"]
+    nkv = cfg.get("num_key_value_heads") or nh
+    D = cfg.get("head_dim") or (256 if gemma else 128)
+    swa = dict(swa_window=0)
+    if gemma:
+        lt = cfg.get("layer_types")
+        swa = dict(swa_window=cfg.get("sliding_window") or 4096,
+                   swa_pattern=cfg.get("sliding_window_pattern") or 6,
+                   swa_layers=None if lt is None else [t == "sliding_attention" for t in lt],
+                   rope_theta_swa=cfg.get("rope_local_base_freq", 10000.0))
+    hp = M.EmbedHParams(arch, H, I, L, nh, nkv, D, eps=cfg.get("rms_norm_eps", 1e-6),
+                        rope_theta=cfg.get("rope_theta", 1e6 if gemma else 1e4), n_vocab=cfg.get("vocab_size"),
+                        pooling=st_pooling(folder), **swa)
+    pre = "model." if ck.has("model.embed_tokens.weight") else ""
+    shift = 1.0 if gemma else 0.0
+
+    def norm(name):
+        return ck.get(pre + name)[0].astype(np.float64) + shift
+
+    def proj(base):
+        w, dt = ck.get(base + ".weight")
+        if dt not in ("F32", "F16", "BF16", "F64"):
+            raise HFError("%s: dtype %s not supported for a projection" % (base, dt))
+        if float_linears:
+            return M.FloatLinear(base, w, dt)
+        t, beta, how = M.ternarize_float(w)
+        return M.BitLinear(base, t, beta, "%s/%s" % (dt, how))
+
+    layers = []
+    for i in range(L):
+        p = "layers.%d." % i
+        Ld = {"attn_norm": norm(p + "input_layernorm.weight"),
+              "attn_q_norm": norm(p + "self_attn.q_norm.weight"), "attn_k_norm": norm(p + "self_attn.k_norm.weight")}
+        if gemma:
+            Ld["post_attention_norm"] = norm(p + "post_attention_layernorm.weight")
+            Ld["ffn_norm"] = norm(p + "pre_feedforward_layernorm.weight")
+            Ld["post_ffw_norm"] = norm(p + "post_feedforward_layernorm.weight")
+        else:
+            Ld["ffn_norm"] = norm(p + "post_attention_layernorm.weight")
+        for hf_name, g in HF_TO_GGUF.items():
+            base = pre + p + hf_name
+            Ld[g] = proj(base)
+            if ck.has(base + ".norm.weight"):
+                Ld[g + "_norm_in"] = ck.get(base + ".norm.weight")[0].astype(np.float64)   # plain gain, no shift
+        layers.append(Ld)
+    m = M.EmbedModel(hp, ck.get(pre + "embed_tokens.weight")[0].astype(np.float64), norm("norm.weight"), layers)
     m.source = folder
     return m
 

@@ -5,6 +5,8 @@
       [--tokenizer-dir TOKDIR] [--seed 1234] [--dtype bf16|f16|f32] \\
       [--linear-std 0.02] [--embed-std 0.02] [--norm-noise 0.02] \\
       [--max-shard-bytes N] [--no-inv-freq]
+  /usr/bin/python3 tools/reference/make_hf_checkpoint.py --preset qwen3-tiny|gemma3-tiny --out DIR \\
+      [--no-model-prefix] [--no-norm-in] [--pooling last|mean|cls] [--layer-types] [...]
 
 Presets (config.json as the public repositories publish it, sizes changed only for tiny):
   tiny   BitNetForCausalLM, the microsoft 2B4T layout (attn_sub_norm / ffn_sub_norm):
@@ -15,6 +17,19 @@ Presets (config.json as the public repositories publish it, sizes changed only f
   large  1bitLLM/bitnet_b1_58-large (BitnetForCausalLM, inner_attn_ln / ffn_layernorm,
          self_attn.rotary_emb.inv_freq buffers unless --no-inv-freq): 1536 / 4096 / 24 / 16 / 16,
          vocab 32002, tied, silu, rope_theta 10000.
+  qwen3-tiny, gemma3-tiny
+         the BitNet embedding models' layouts (embed_checkpoint.py): Qwen3ForCausalLM (hidden 64,
+         2 layers, 4 heads of 32, 2 kv heads) and Gemma3TextModel (hidden 64, 3 layers, 4 heads
+         of 32, 1 kv head, sliding window 4 with pattern 2, or --layer-types); a BitLinear RMSNorm
+         gain `<proj>.norm.weight` before every projection unless --no-norm-in (an F16 teacher);
+         names with "model." unless --no-model-prefix; a synthetic tokenizer.json of the family
+         (unless --tokenizer-dir), modules.json and 1_Pooling/config.json (--pooling, default last).
+         Gemma's own RMSNorm weights are w of (1 + w): N(0, norm_noise).
+  qwen3-0.6b, gemma3-270m
+         the same at the released shapes (1024 / 3072 / 28 layers / 16 heads of 128 / 8 kv,
+         vocab 151936; 640 / 2048 / 18 layers / 4 heads of 256 / 1 kv, window 512 every 6th
+         layer global, vocab 262144), the tiny tokenizer padded to the vocabulary: for
+         conversion time and memory (1.2 GB and 0.54 GB in bf16).
 
 Values: linear weights N(0, linear_std), the embedding N(0, embed_std), RMSNorm gains
 1 + N(0, norm_noise); inv_freq is the exact 1 / theta^(2i / head_dim), stored F32.
@@ -54,6 +69,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import embed_checkpoint as EC  # noqa: E402
 import formats as F  # noqa: E402
 
 CHUNK = 1 << 22          # elements drawn per step (16 MiB of float32)
@@ -180,6 +196,10 @@ PRESETS = {
                     {"_from_model_config": True, "bos_token_id": 1, "eos_token_id": 2,
                      "pad_token_id": 32000},
                     None),
+    "qwen3-tiny": Preset(lambda: _copy(EC.CONFIG_QWEN3_TINY), "qwen3", None, None),
+    "gemma3-tiny": Preset(lambda: _copy(EC.CONFIG_GEMMA3_TINY), "gemma3", None, None),
+    "qwen3-0.6b": Preset(lambda: _copy(EC.CONFIG_QWEN3_06B), "qwen3", None, None),
+    "gemma3-270m": Preset(lambda: _copy(EC.CONFIG_GEMMA3_270M), "gemma3", None, None),
 }
 
 # Sub-norm tensor names per layout: (after attention, inside the FFN).
@@ -191,8 +211,10 @@ SUB_NORMS = {"2b4t": ("self_attn.attn_sub_norm", "mlp.ffn_sub_norm"),
 Tensor = collections.namedtuple("Tensor", "name shape kind")   # kind: embed / linear / norm / inv_freq
 
 
-def tensor_list(cfg, layout, inv_freq=True):
+def tensor_list(cfg, layout, inv_freq=True, prefix=True, norm_in=True):
     """Every tensor of the checkpoint, sorted by name."""
+    if layout in EC.EMBED_LAYOUTS:
+        return [Tensor(*t) for t in EC.tensor_list(cfg, layout, prefix, norm_in)]
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     nh = cfg["num_attention_heads"]
     nkv = cfg.get("num_key_value_heads") or nh
@@ -244,7 +266,7 @@ def float32_chunks(t, opts, cfg):
         yield (1.0 / theta ** (np.arange(half, dtype=np.float64) * 2.0 / (2 * half))).astype(np.float32)
         return
     scale, shift = {"linear": (opts.linear_std, 0.0), "embed": (opts.embed_std, 0.0),
-                    "norm": (opts.norm_noise, 1.0)}[t.kind]
+                    "norm": (opts.norm_noise, 1.0), "norm0": (opts.norm_noise, 0.0)}[t.kind]
     scale, shift = np.float32(scale), np.float32(shift)
     rng = np.random.default_rng([opts.seed, zlib.crc32(t.name.encode("utf-8"))])
     left = n_elements(t)
@@ -310,7 +332,7 @@ def split_shards(tensors, dtype, max_bytes):
 
 
 OWN_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
-             "SYNTHETIC_INFO.json", "tokenizer_config.json") + TOKENIZER_FILES
+             "SYNTHETIC_INFO.json", "tokenizer_config.json", "modules.json") + TOKENIZER_FILES
 
 
 def remove_old_outputs(out):
@@ -375,6 +397,14 @@ def parse_args(argv=None):
                          "model-0000i-of-0000n.safetensors of at most N data bytes + index.json")
     ap.add_argument("--no-inv-freq", action="store_true",
                     help="large preset: leave out the self_attn.rotary_emb.inv_freq buffers")
+    ap.add_argument("--no-model-prefix", action="store_true",
+                    help="embedding presets: tensor names without 'model.' (as a bare Qwen3Model / Gemma3TextModel)")
+    ap.add_argument("--no-norm-in", action="store_true",
+                    help="embedding presets: no BitLinear norms `<proj>.norm.weight` (an F16 teacher)")
+    ap.add_argument("--pooling", choices=("last", "mean", "cls"), default="last",
+                    help="embedding presets: sentence-transformers pooling (default last)")
+    ap.add_argument("--layer-types", action="store_true",
+                    help="gemma3-tiny: config.json lists layer_types instead of sliding_window_pattern")
     args = ap.parse_args(argv)
     if args.seed < 0:
         ap.error("--seed must be >= 0")
@@ -393,14 +423,34 @@ def main(argv=None):
     preset = PRESETS[args.preset]
     cfg = preset.config()
     cfg["torch_dtype"] = TORCH_DTYPE[args.dtype]
-    tensors = tensor_list(cfg, preset.layout, inv_freq=not args.no_inv_freq)
+    embedding = preset.layout in EC.EMBED_LAYOUTS
+    if embedding:
+        tok_json, tok_cfg, n_tokens = EC.tokenizer_files(preset.layout)
+        if not cfg["vocab_size"]:
+            cfg["vocab_size"] = (n_tokens + 63) // 64 * 64    # embedding rows past the tokenizer, as Qwen's
+        if args.layer_types:
+            p = cfg.pop("sliding_window_pattern")
+            cfg["layer_types"] = ["full_attention" if i % p == p - 1 else "sliding_attention"
+                                  for i in range(cfg["num_hidden_layers"])]
+    tensors = tensor_list(cfg, preset.layout, inv_freq=not args.no_inv_freq, prefix=not args.no_model_prefix,
+                          norm_in=not args.no_norm_in)
 
     os.makedirs(args.out, exist_ok=True)
     remove_old_outputs(args.out)
     info_path = os.path.join(args.out, "SYNTHETIC_INFO.json")
     write_json(os.path.join(args.out, "config.json"), cfg)
-    write_json(os.path.join(args.out, "generation_config.json"), preset.generation, sort_keys=True)
+    if preset.generation:
+        write_json(os.path.join(args.out, "generation_config.json"), preset.generation, sort_keys=True)
     tokenizer = add_tokenizer(args.out, args.tokenizer_dir, preset) if args.tokenizer_dir else {}
+    if embedding:
+        if not tokenizer:
+            write_json(os.path.join(args.out, "tokenizer.json"), tok_json)
+            write_json(os.path.join(args.out, "tokenizer_config.json"), tok_cfg)
+            tokenizer = {"tokenizer.json": "synthetic (embed_checkpoint.py)"}
+        modules, pool = EC.sentence_transformers_files(args.pooling, cfg["hidden_size"])
+        write_json(os.path.join(args.out, "modules.json"), modules)
+        os.makedirs(os.path.join(args.out, "1_Pooling"), exist_ok=True)
+        write_json(os.path.join(args.out, "1_Pooling", "config.json"), pool)
 
     if args.max_shard_bytes == 0:
         data_bytes = write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, args, cfg)
@@ -433,7 +483,8 @@ def main(argv=None):
         "tokenizer": tokenizer,
         "generator": "tools/reference/make_hf_checkpoint.py: per tensor numpy default_rng([seed, crc32(name)]) "
                      "float32 standard_normal in %d-element chunks; linear N(0, linear_std), embedding "
-                     "N(0, embed_std), norms 1 + N(0, norm_noise); bf16 by round-to-nearest-even" % CHUNK,
+                     "N(0, embed_std), norms 1 + N(0, norm_noise) (Gemma's own: N(0, norm_noise)); bf16 by "
+                     "round-to-nearest-even" % CHUNK,
     }
     write_json(info_path, info)
     print(json.dumps(info))

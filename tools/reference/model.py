@@ -442,7 +442,7 @@ class EmbedHParams:
     post norms, GELU-tanh and sliding-window local layers with their own RoPE base."""
 
     def __init__(self, arch, n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim, eps, rope_theta,
-                 n_vocab=None, swa_window=0, swa_pattern=6, rope_theta_swa=10000.0, pooling=None):
+                 n_vocab=None, swa_window=0, swa_pattern=6, rope_theta_swa=10000.0, pooling=None, swa_layers=None):
         if arch not in EMBED_ARCHS:
             raise ModelError("unsupported embedding architecture %r" % arch)
         self.arch = arch
@@ -457,10 +457,16 @@ class EmbedHParams:
         self.gemma = arch == "gemma3"
         self.swa_window = int(swa_window or 0)
         self.swa_pattern = int(swa_pattern)
+        self.swa_layers = None if swa_layers is None else [bool(b) for b in swa_layers]
+        if self.swa_layers is not None and len(self.swa_layers) != self.n_layer:
+            raise ModelError("%d sliding-window flags for %d layers" % (len(self.swa_layers), self.n_layer))
         self.pooling = pooling
 
     def local(self, layer):
-        """A sliding-window layer: every swa_pattern-th layer (l % p == p - 1) is global."""
+        """A sliding-window layer: every swa_pattern-th layer (l % p == p - 1) is global, or as the
+        per-layer flags say (True: local)."""
+        if self.swa_layers is not None:
+            return self.swa_window > 0 and self.swa_layers[layer]
         return self.swa_window > 0 and layer % self.swa_pattern != self.swa_pattern - 1
 
     def describe(self):
@@ -600,6 +606,8 @@ def load_embed_gguf(path):
     n_embd = _scalar_kv(g, p + "embedding_length", required=True)
     n_head = _scalar_kv(g, p + "attention.head_count", required=True)
     pt = _scalar_kv(g, p + "pooling_type")
+    pattern = g.kv(p + "attention.sliding_window_pattern") if g.has(p + "attention.sliding_window_pattern") else 6
+    swa_layers = pattern if isinstance(pattern, list) else None     # one flag per layer (True: local)
     hp = EmbedHParams(arch, n_embd=n_embd,
                       n_ff=_scalar_kv(g, p + "feed_forward_length", required=True),
                       n_layer=_scalar_kv(g, p + "block_count", required=True),
@@ -609,7 +617,7 @@ def load_embed_gguf(path):
                       eps=_scalar_kv(g, p + "attention.layer_norm_rms_epsilon", required=True),
                       rope_theta=_scalar_kv(g, p + "rope.freq_base", default=10000.0),
                       swa_window=_scalar_kv(g, p + "attention.sliding_window", default=0),
-                      swa_pattern=_scalar_kv(g, p + "attention.sliding_window_pattern", default=6),
+                      swa_pattern=6 if swa_layers is not None else pattern, swa_layers=swa_layers,
                       rope_theta_swa=_scalar_kv(g, p + "rope.freq_base_swa", default=10000.0),
                       pooling=None if pt is None else POOLING[pt])
     T = g.tensors

@@ -639,5 +639,43 @@ class TestTinyPresetCheckpoint(unittest.TestCase):
             self.assertEqual([f for f in os.listdir(sharded) if f.endswith(".partial")], [])
 
 
+class TestEmbedPresetCheckpoints(unittest.TestCase):
+    """make_hf_checkpoint.py's embedding presets as hf.load_hf_embed reads them (a second, tiny run)."""
+
+    def make(self, d, preset, *flags):
+        import subprocess
+        out = os.path.join(d, preset + "".join(flags))
+        subprocess.run([sys.executable, MAKE_HF, "--preset", preset, "--out", out] + list(flags),
+                       check=True, stdout=subprocess.DEVNULL)
+        return out
+
+    def test_gemma3_norms_are_one_plus_w_and_bitlinear_norms_are_not(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = self.make(d, "gemma3-tiny", "--pooling", "mean")
+            ck = hf.Checkpoint(src)
+            m = hf.load_hf_embed(src)
+            L1 = m.layers[1]
+            raw = ck.get("model.layers.1.self_attn.q_norm.weight")[0]
+            self.assertTrue(np.array_equal(L1["attn_q_norm"], raw.astype(np.float64) + 1.0))
+            raw_in = ck.get("model.layers.1.mlp.down_proj.norm.weight")[0]
+            self.assertTrue(np.array_equal(L1["ffn_down_norm_in"], raw_in.astype(np.float64)))
+            self.assertEqual((m.hp.pooling, m.hp.swa_window, m.hp.local(0), m.hp.local(1), m.hp.head_dim),
+                             ("mean", 4, True, False, 32))
+            self.assertEqual(m.hidden([2, 40, 41, 1]).shape, (4, 64))
+
+    def test_qwen3_without_prefix_and_norms_as_a_teacher(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = self.make(d, "qwen3-tiny", "--no-model-prefix", "--no-norm-in")
+            ck = hf.Checkpoint(src)
+            self.assertTrue(ck.has("embed_tokens.weight"))
+            self.assertFalse(any(n.endswith("proj.norm.weight") for n in ck.where))
+            m = hf.load_hf_embed(src, float_linears=True)
+            self.assertIsInstance(m.layers[0]["attn_q"], M.FloatLinear)
+            self.assertEqual((m.hp.pooling, m.hp.n_vocab, m.hp.head_dim * m.hp.n_head), ("last", 320, 128))
+            with open(os.path.join(src, "tokenizer.json")) as f:
+                tok = json.load(f)
+            self.assertEqual(tok["post_processor"]["single"][-1]["SpecialToken"]["id"], "<|endoftext|>")
+
+
 if __name__ == "__main__":
     unittest.main()
