@@ -451,10 +451,26 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k) {
 
 namespace {
 
-// q = round(x / s) on the 6-bit signed levels; 0 for s == 0 or NaN.
-int q6_level(float x, float inv_s) {
-    const float v = std::nearbyintf(x * inv_s);
-    return std::isnan(v) ? 0 : int(std::clamp(v, -32.0f, 31.0f));
+// Round to nearest, ties to even, for |v| <= 2^22, inline: adding and
+// subtracting 1.5 * 2^23 leaves v's integer part (IEEE arithmetic, which the
+// compiler may not fold without -ffast-math). std::nearbyintf is a libm call
+// per element here, which made --output-type q6_k's load 8 s longer.
+inline float round_even(float v) {
+    constexpr float kMagic = 12582912.0f;
+    return (v + kMagic) - kMagic;
+}
+
+// The levels tried for a sub-block's largest magnitude (then refitted): four
+// give 1.67 % relative RMS error on Gaussian rows, -32 alone 1.77 %.
+constexpr float kQ6Levels[] = {-32.0f, -31.0f, 31.0f, 30.0f};
+
+// q = round(x / s) on the 6-bit signed levels -32..31, as a float; 0 for NaN.
+// Branch-free selects on floats, so the loops below need no conversions.
+inline float q6_level(float x, float inv_s) {
+    float v = x * inv_s;
+    v = v < -32.0f ? -32.0f : v;
+    v = v > 31.0f ? 31.0f : v;
+    return round_even(v == v ? v : 0.0f);
 }
 
 // The sub-block scale with the smallest squared error among a few candidates.
@@ -464,19 +480,19 @@ float q6_sub_scale(const float* x) {
         if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), xmax = x[i];
     if (amax == 0.0f) return 0.0f;
     float best = xmax / -32.0f, best_err = INFINITY;
-    for (const float level : {-32.0f, -31.0f, 31.0f, 30.0f}) {
+    for (const float level : kQ6Levels) {
         const float s = xmax / level, inv = 1.0f / s;
-        double xq = 0, qq = 0;
+        float xq = 0, qq = 0;
         for (int i = 0; i < 16; ++i) {
-            const int q = q6_level(x[i], inv);
-            xq += double(x[i]) * q;
-            qq += double(q) * q;
+            const float q = q6_level(x[i], inv);
+            xq += x[i] * q;
+            qq += q * q;
         }
-        const float fit = qq > 0 ? float(xq / qq) : s;  // least squares for these levels
+        const float fit = qq > 0 ? xq / qq : s;  // least squares for these levels
         const float inv_fit = 1.0f / fit;
-        double err = 0;
+        float err = 0;
         for (int i = 0; i < 16; ++i) {
-            const double e = double(x[i]) - double(fit) * q6_level(x[i], inv_fit);
+            const float e = x[i] - fit * q6_level(x[i], inv_fit);
             err += e * e;
         }
         if (err < best_err) best_err = err, best = fit;
@@ -507,14 +523,14 @@ void quantize_row_q6_k(const float* x, BlockQ6_K* y, int64_t k) {
             // would clamp this sub-block's largest elements.
             float sc = 0.0f;
             if (d != 0.0f) {
-                const float s0 = std::nearbyintf(scale[j] / d);
+                const float s0 = round_even(std::clamp(scale[j] / d, -200.0f, 200.0f));
                 double best_err = INFINITY;
                 for (const float c : {s0, s0 - 1.0f, s0 + 1.0f}) {
                     if (c == 0.0f || c < -127.0f || c > 127.0f) continue;
                     const float inv = 1.0f / (d * c);
                     double err = 0;
                     for (int i = 0; i < 16; ++i) {
-                        const double e = double(xb[16 * j + i]) - double(d * c) * q6_level(xb[16 * j + i], inv);
+                        const double e = double(xb[16 * j + i]) - double(d * c) * double(q6_level(xb[16 * j + i], inv));
                         err += e * e;
                     }
                     if (err < best_err) best_err = err, sc = c;
@@ -526,7 +542,7 @@ void quantize_row_q6_k(const float* x, BlockQ6_K* y, int64_t k) {
                 // Element e = 128h + 32k + l (SPEC §5): low nibble in ql[64h + l + 32(k & 1)]
                 // (high half of the byte for k >= 2), high two bits in qh[32h + l] bits 2k.
                 const int e = 16 * j + i, h = e / 128, kk = (e % 128) / 32, l = e % 32;
-                const int q = q6_level(xb[e], inv) + 32;
+                const int q = int(q6_level(xb[e], inv)) + 32;
                 out.ql[64 * h + l + 32 * (kk & 1)] |= uint8_t((q & 0xF) << (kk >= 2 ? 4 : 0));
                 out.qh[32 * h + l] |= uint8_t((q >> 4) << (2 * kk));
             }
