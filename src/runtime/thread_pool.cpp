@@ -33,8 +33,12 @@ constexpr uint32_t kPollsPerYield = 64;
 struct ThreadPool::Job {
     const std::function<void(int, int64_t, int64_t)>* range_fn = nullptr;  // parallel_for
     const std::function<void(int)>* all_fn = nullptr;                       // run_on_all
-    int64_t n = 0, chunk = 1, n_chunks = 0;
+    // Chunks [0, n_long) are `long_chunk` each, the rest `chunk` each.
+    int64_t n = 0, chunk = 1, n_chunks = 0, n_long = 0, long_chunk = 0;
     std::atomic<int64_t> next{0};   // next unclaimed chunk
+
+    int64_t begin(int64_t c) const { return c < n_long ? c * long_chunk : n_long * long_chunk + (c - n_long) * chunk; }
+    int64_t end(int64_t c) const { return std::min(n, c < n_long ? begin(c) + long_chunk : begin(c) + chunk); }
     std::atomic<int> finished{0};   // run_on_all: threads done, the caller's included
     std::mutex mu;
     std::exception_ptr error;
@@ -67,7 +71,7 @@ void ThreadPool::work(Job& job, int index) {
         return;
     }
     for (int64_t c; (c = job.next.fetch_add(1, std::memory_order_relaxed)) < job.n_chunks;) {
-        const int64_t b = c * job.chunk, e = std::min(job.n, b + job.chunk);
+        const int64_t b = job.begin(c), e = job.end(c);
         try {
             (*job.range_fn)(index, b, e);
         } catch (...) {
@@ -158,8 +162,20 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     Job job;
     job.range_fn = &fn;
     job.n = n;
-    job.chunk = std::max<int64_t>(1, n_grains / (n_threads_ * std::max(1, chunks_per_thread))) * grain;
-    job.n_chunks = (n + job.chunk - 1) / job.chunk;
+    if (chunks_per_thread == kStreaming && n_grains >= 8 * int64_t(n_threads_)) {
+        // One long run per thread over 7/8 of the range, then the last 1/8
+        // in small chunks: a thread whose core is shared with another
+        // process (descheduled for part of the time) no longer holds the
+        // others up for its whole share, they take the tail.
+        job.n_long = n_threads_;
+        job.long_chunk = n_grains * 7 / 8 / n_threads_ * grain;
+        const int64_t rest = n - job.n_long * job.long_chunk;
+        job.chunk = std::max<int64_t>(1, (rest + grain - 1) / grain / (4 * n_threads_)) * grain;
+        job.n_chunks = job.n_long + (rest + job.chunk - 1) / job.chunk;
+    } else {
+        job.chunk = std::max<int64_t>(1, n_grains / (n_threads_ * std::max(1, chunks_per_thread))) * grain;
+        job.n_chunks = (n + job.chunk - 1) / job.chunk;
+    }
     run(job);
 }
 
