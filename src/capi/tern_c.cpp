@@ -544,10 +544,15 @@ tern_status tern_embedder_create(const tern_model* model, const tern_embedder_op
         need(model, "model");
         const tern_embedder_options o = options ? *options : tern_embedder_options_default();
         tern::EmbedOptions eo;
-        if (o.pooling != TERN_POOLING_DEFAULT) {
-            if (o.pooling < TERN_POOLING_NONE || o.pooling > TERN_POOLING_LAST)
-                invalid("pooling is " + std::to_string(int(o.pooling)) + "; expected -1 (the file's) or 0..3");
-            eo.pooling = tern::Pooling(int(o.pooling));  // the enums share their order (GGUF pooling_type)
+        // C may store any int in the enum field; C++ may not read one outside
+        // the enumerators' range through the enum type (UBSan), so the int is read.
+        int pooling;
+        static_assert(sizeof pooling == sizeof o.pooling);
+        std::memcpy(&pooling, &o.pooling, sizeof pooling);
+        if (pooling != TERN_POOLING_DEFAULT) {
+            if (pooling < TERN_POOLING_NONE || pooling > TERN_POOLING_LAST)
+                invalid("pooling is " + std::to_string(pooling) + "; expected -1 (the file's) or 0..3");
+            eo.pooling = tern::Pooling(pooling);  // the enums share their order (GGUF pooling_type)
         }
         copy_run_options(o, eo);
         eo.normalize = o.normalize;
