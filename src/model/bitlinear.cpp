@@ -17,20 +17,30 @@ void BitLinear::quantize(const float* x, int64_t n, int64_t cols, QuantizedActs&
 
 void BitLinear::quantize(int64_t n, int64_t cols, QuantizedActs& a,
                          const std::function<const float*(int64_t)>& row) const {
-    a.n = n;
-    a.cols = cols;
-    a.padded_cols = round_up(cols, kTernaryColAlign);
-    ensure(a.q, size_t(n * a.padded_cols));
-    if (int64_t(a.scale.size()) < n) a.scale.resize(size_t(n));
-    a.prepared_stride = round_up(fam_.prepared_bytes(a.padded_cols), int64_t(AlignedBuffer::kAlign));
-    ensure(a.prepared, size_t(n * a.prepared_stride));
+    QuantizedActs* const one[1] = {&a};
+    quantize(n, cols, std::span<QuantizedActs* const>(one), [&](int64_t t, size_t) { return row(t); });
+}
+
+void BitLinear::quantize(int64_t n, int64_t cols, std::span<QuantizedActs* const> acts,
+                         const std::function<const float*(int64_t, size_t)>& row) const {
+    for (QuantizedActs* a : acts) {
+        a->n = n;
+        a->cols = cols;
+        a->padded_cols = round_up(cols, kTernaryColAlign);
+        ensure(a->q, size_t(n * a->padded_cols));
+        if (int64_t(a->scale.size()) < n) a->scale.resize(size_t(n));
+        a->prepared_stride = round_up(fam_.prepared_bytes(a->padded_cols), int64_t(AlignedBuffer::kAlign));
+        ensure(a->prepared, size_t(n * a->prepared_stride));
+    }
     // Tokens are independent: split them over the threads.
     pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {
-            int8_t* q = a.q.as<int8_t>() + t * a.padded_cols;
-            table_.quantize_rows(row(t), 1, cols, cols, q, a.padded_cols, a.scale.data() + t);
-            fam_.prepare(q, 1, a.padded_cols, a.padded_cols, a.prepared.data() + t * a.prepared_stride);
-        }
+        for (int64_t t = b; t < e; ++t)
+            for (size_t i = 0; i < acts.size(); ++i) {
+                QuantizedActs& a = *acts[i];
+                int8_t* q = a.q.as<int8_t>() + t * a.padded_cols;
+                table_.quantize_rows(row(t, i), 1, cols, cols, q, a.padded_cols, a.scale.data() + t);
+                fam_.prepare(q, 1, a.padded_cols, a.padded_cols, a.prepared.data() + t * a.prepared_stride);
+            }
     });
 }
 
@@ -39,36 +49,39 @@ void BitLinear::apply(const kernels::PackedTernary& w, const QuantizedActs& a, f
     apply(std::span<const Output>(&one, 1), a);
 }
 
-void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& a) const {
+void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& shared) const {
     // The matrices share one parallel region (q/k/v, gate/up): one hand-off
     // to the workers instead of several, and the threads stream weights
     // without a pause between matrices. Each matrix's rows start on a
     // multiple of kRowGrain in the combined row space, so no chunk straddles
     // a tile.
-    const int64_t n = a.n;
+    const int64_t n = shared.n;
+    auto acts_of = [&](const Output& o) -> const QuantizedActs& { return o.acts ? *o.acts : shared; };
     std::vector<int64_t>& start = starts_;
     start.assign(outs.size() + 1, 0);
     int64_t acc_total = 0;
     for (size_t i = 0; i < outs.size(); ++i) {
         const kernels::PackedTernary& w = *outs[i].w;
-        assert(w.cols == a.cols && w.padded_cols == a.padded_cols);
+        [[maybe_unused]] const QuantizedActs& a = acts_of(outs[i]);
+        assert(w.cols == a.cols && w.padded_cols == a.padded_cols && a.n == n);
         start[i + 1] = start[i] + round_up(w.rows, kRowGrain);
         acc_total += n * w.rows;
     }
     if (int64_t(acc_.size()) < acc_total) acc_.resize(size_t(acc_total));
-    const bool batched = n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols);
     constexpr int64_t kAccBytes = 256 * 1024;
     const int64_t block_rows = std::max(kRowGrain, kAccBytes / (4 * n) / kRowGrain * kRowGrain);
     // A chunk handed to a thread is at least kMinChunkMacs of work (whole
     // kRowGrain tiles): below that, the hand-off costs more than it saves
     // (small models ran slower on two threads than on one).
     constexpr int64_t kMinChunkMacs = 256 * 1024;
-    const int64_t grain = round_up(std::max<int64_t>(1, kMinChunkMacs / (n * a.padded_cols)), kRowGrain);
+    const int64_t grain = round_up(std::max<int64_t>(1, kMinChunkMacs / (n * shared.padded_cols)), kRowGrain);
     const int split = n == 1 ? ThreadPool::kStreaming : ThreadPool::kBalanced;
     pool_.parallel_for(start.back(), grain, [&](int, int64_t c0, int64_t c1) {
         int32_t* acc = acc_.data();
         for (size_t i = 0; i < outs.size(); acc += n * outs[i].w->rows, ++i) {
             const kernels::PackedTernary& w = *outs[i].w;
+            const QuantizedActs& a = acts_of(outs[i]);
+            const bool batched = n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols);
             const int64_t rows = w.rows;
             const int64_t begin = std::max<int64_t>(c0 - start[i], 0), end = std::min(c1 - start[i], rows);
             // Rows in sub-blocks whose n x rows int32 sums fit in L2, so the

@@ -35,15 +35,23 @@ public:
     // per-token work that produces a row runs in the same parallel region.
     void quantize(int64_t n, int64_t cols, QuantizedActs& acts, const std::function<const float*(int64_t)>& row) const;
 
+    // Several inputs of the same tokens in one parallel region (projections
+    // that each have their own norm): row(t, i) gives token t's row of input
+    // i, called on the thread that quantizes token t, for i in order.
+    void quantize(int64_t n, int64_t cols, std::span<QuantizedActs* const> acts,
+                  const std::function<const float*(int64_t, size_t)>& row) const;
+
     // y: [n, w.rows] floats = (q . W~) * beta / s; with `accumulate`,
     // y += that (a residual added where it happens: x += W_o·a).
     void apply(const kernels::PackedTernary& w, const QuantizedActs& acts, float* y, bool accumulate = false) const;
 
-    // Several matrices that read the same activations, in one parallel region.
+    // Several matrices in one parallel region, reading the same activations
+    // or (`acts` set) each their own of the same tokens.
     struct Output {
         const kernels::PackedTernary* w;
         float* y;  // [n, w->rows]
         bool accumulate = false;
+        const QuantizedActs* acts = nullptr;  // null: the activations passed to apply
     };
     void apply(std::span<const Output> outs, const QuantizedActs& acts) const;
 

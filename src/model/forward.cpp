@@ -62,7 +62,35 @@ void Forward::project(std::initializer_list<Proj> projs, int64_t n, int64_t cols
         bitlinear_.apply(std::span<const BitLinear::Output>(outs, k), acts_);
         return;
     }
-    for (const Proj& p : projs) {
+    // Ternary projections with their own norms (qwen3 / gemma3 embedding
+    // models): every input normed and quantized in one parallel region, the
+    // shared row(t) computed once per token, and the matrices in one more.
+    bool all_ternary = true;
+    for (const Proj& p : projs) all_ternary = all_ternary && !p.lin->is_float();
+    if (all_ternary) {
+        QuantizedActs* acts[3];
+        BitLinear::Output outs[3];
+        size_t k = 0;
+        for (const Proj& p : projs) {
+            acts[k] = &proj_acts_[k];
+            outs[k] = {&p.lin->w, p.y, p.accumulate, acts[k]};
+            ++k;
+        }
+        if (int64_t(row_of_.size()) < n) row_of_.resize(size_t(n));
+        if (int64_t(normed_.size()) < n * cols) normed_.resize(size_t(n * cols));
+        bitlinear_.quantize(n, cols, std::span<QuantizedActs* const>(acts, k), [&](int64_t t, size_t i) {
+            if (i == 0) row_of_[size_t(t)] = row(t);
+            const Linear& lin = *projs.begin()[i].lin;
+            const float* in = row_of_[size_t(t)];
+            if (lin.norm_in.empty()) return in;
+            float* out = &normed_[size_t(t * cols)];  // overwritten by the next input only after quantizing
+            ops::rmsnorm(in, lin.norm_in.data(), cols, eps, out);
+            return static_cast<const float*>(out);
+        });
+        bitlinear_.apply(std::span<const BitLinear::Output>(outs, k), proj_acts_[0]);
+        return;
+    }
+    for (const Proj& p : projs) {  // a group mixing float and ternary projections
         const Linear& lin = *p.lin;
         if (!lin.is_float()) {
             bitlinear_.quantize(n, cols, acts_, [&](int64_t t) { return normed(lin, t); });

@@ -87,6 +87,9 @@ private:
     std::vector<int32_t> pos_;  // [n]
     std::vector<AttentionGroup> groups_;
     QuantizedActs acts_;
+    QuantizedActs proj_acts_[3];            // each projection's own (those with their own norm)
+    std::vector<const float*> row_of_;      // [n] the shared input row of a group, per token
+    std::vector<float> normed_;             // [n, cols] a projection's own norm of it
     AlignedBuffer out_acts_;  // the output projection's int16 activations (Q8_0 / Q6_K output: qdot)
     ops::RopeTable rope_;
     ops::RopeTable rope_swa_;   // local layers' θ (gemma3)
