@@ -725,6 +725,85 @@ void attention_values(Check& c, CaseSize size) {
             }
 }
 
+// ---------------------------------------------------------------- row ops
+
+// Rows of every length around the 8 / 16 lanes, model widths; magnitudes
+// from tiny to huge (the double sum of squares must not overflow where ref's
+// does not); in place and not.
+void rowops_rmsnorm(Check& c, CaseSize size) {
+    const bool full = size == CaseSize::full;
+    for (int64_t dim : full ? std::vector<int64_t>{1, 3, 7, 8, 9, 15, 16, 17, 64, 128, 1000, 1024, 2560, 6913}
+                            : std::vector<int64_t>{1024})
+        for (float sigma : full ? std::vector<float>{1e-20f, 1e-3f, 1.0f, 300.0f, 1e30f} : std::vector<float>{1.0f}) {
+            std::vector<float> x(static_cast<size_t>(dim)), w(static_cast<size_t>(dim));
+            for (auto& v : x) v = c.normal(sigma);
+            for (auto& v : w) v = 1.0f + c.normal(0.5f);
+            for (bool in_place : {false, true}) {
+                std::vector<float> want = in_place ? x : std::vector<float>(size_t(dim), std::nanf("")), got = want;
+                ref::rmsnorm(x.data(), w.data(), dim, 1e-6f, want.data());
+                if (in_place) got = x;
+                c.table.rmsnorm(in_place ? got.data() : x.data(), w.data(), dim, 1e-6f, got.data());
+                expect_same(c, got, want, dim, cat("rmsnorm dim=", dim, " sigma=", sigma, " in_place=", int(in_place)),
+                            "element");
+            }
+        }
+}
+
+// Scores of every spread (terms under the e^-64 cutoff, ties at the maximum,
+// -0 and +0 together), lengths around the lanes.
+void rowops_softmax(Check& c, CaseSize size) {
+    const bool full = size == CaseSize::full;
+    for (int64_t n : full ? std::vector<int64_t>{1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 120, 1000, 4097}
+                          : std::vector<int64_t>{120})
+        for (float spread : full ? std::vector<float>{0.0f, 0.01f, 1.0f, 30.0f, 70.0f, 300.0f} : std::vector<float>{30.0f}) {
+            std::vector<float> want(static_cast<size_t>(n));
+            for (auto& v : want) v = spread * (2.0f * float(c.irand(0, 1 << 20)) / float(1 << 20) - 1.0f);
+            if (n > 3 && spread == 0.0f) want[1] = -0.0f, want[2] = 0.0f;
+            std::vector<float> got = want;
+            ref::softmax(want.data(), n);
+            c.table.softmax(got.data(), n);
+            expect_same(c, got, want, n, cat("softmax n=", n, " spread=", spread), "element");
+        }
+}
+
+// Sums over the whole int32 range, scales near the extremes of beta / s,
+// stored and added to what is there.
+void rowops_scale_sums(Check& c, CaseSize size) {
+    const bool full = size == CaseSize::full;
+    for (int64_t n : full ? std::vector<int64_t>{1, 2, 7, 8, 9, 16, 31, 33, 256, 1001} : std::vector<int64_t>{256})
+        for (double k : full ? std::vector<double>{1.0, 0.0123456789, 3.7e-9, 1e30, -0.5} : std::vector<double>{0.0123})
+            for (bool accumulate : {false, true}) {
+                std::vector<int32_t> acc(static_cast<size_t>(n));
+                for (auto& v : acc) v = int32_t(c.irand(INT32_MIN, INT32_MAX));
+                if (n > 2) acc[1] = INT32_MIN, acc[2] = INT32_MAX;
+                std::vector<float> want(static_cast<size_t>(n + 2), std::nanf(""));
+                if (accumulate)
+                    for (int64_t r = 0; r < n; ++r) want[size_t(r)] = c.normal(100.0f);
+                std::vector<float> got = want;
+                ref::scale_sums(acc.data(), n, k, want.data(), accumulate);
+                c.table.scale_sums(acc.data(), n, k, got.data(), accumulate);
+                expect_same(c, got, want, n + 2, cat("scale_sums n=", n, " k=", k, " accumulate=", int(accumulate)),
+                            "element");
+            }
+}
+
+// Gates across the sigmoid's whole range (past +-64, where e^-|z| is 0),
+// signed zeros and huge values; out aliasing gate, as the forward pass runs it.
+void rowops_ffn_act(Check& c, CaseSize size) {
+    const bool full = size == CaseSize::full;
+    for (Activation act : {Activation::relu2, Activation::silu, Activation::gelu_tanh})
+        for (int64_t n : full ? std::vector<int64_t>{1, 5, 16, 17, 100, 3072} : std::vector<int64_t>{100}) {
+            std::vector<float> gate(static_cast<size_t>(n)), up(static_cast<size_t>(n));
+            for (auto& v : gate) v = c.normal(float(c.irand(0, 1) ? 3 : 40));
+            for (auto& v : up) v = c.normal(2.0f);
+            if (n > 4) gate[1] = -0.0f, gate[2] = 0.0f, gate[3] = 1e30f, gate[4] = -1e30f;
+            std::vector<float> want(static_cast<size_t>(n), std::nanf("")), got = gate;
+            ref::ffn_act_mul(act, gate.data(), up.data(), want.data(), n);
+            c.table.ffn_act_mul(act, got.data(), up.data(), got.data(), n);
+            expect_same(c, got, want, n, cat("ffn_act_mul act=", int(act), " n=", n), "element", NanMatch::any_nan);
+        }
+}
+
 std::vector<ConformanceCase> make_cases() {
     std::vector<ConformanceCase> out = {{"quantize_rows", "random rows", quantize_random},
                                         {"quantize_rows", "edge rows", quantize_edges}};
@@ -748,6 +827,10 @@ std::vector<ConformanceCase> make_cases() {
     out.push_back({"qdot", "unsupported types", qdot_errors});
     out.push_back({"attention", "scores", attention_scores});
     out.push_back({"attention", "values", attention_values});
+    out.push_back({"rowops", "rmsnorm", rowops_rmsnorm});
+    out.push_back({"rowops", "softmax", rowops_softmax});
+    out.push_back({"rowops", "scale_sums", rowops_scale_sums});
+    out.push_back({"rowops", "ffn activations", rowops_ffn_act});
     return out;
 }
 
@@ -776,6 +859,7 @@ bool table_offers(const KernelTable& t, const std::string& kernel) {
     if (kernel == "dequantize_row") return t.dequantize_row;
     if (kernel == "qdot") return t.qdot_prepare && t.qdot_matmul;
     if (kernel == "attention") return t.attn_scores && t.attn_values;
+    if (kernel == "rowops") return t.rmsnorm && t.softmax && t.scale_sums && t.ffn_act_mul;
     return false;
 }
 

@@ -26,7 +26,7 @@ enum class CaseSize { quick, full };
 class Check;  // a case's view of the table under test (conformance.cpp)
 
 struct ConformanceCase {
-    std::string kernel;  // the entry checked: quantize_rows, i2s, tl1, tl2, float_matmul, dequantize_row, qdot, attention
+    std::string kernel;  // the entry checked: quantize_rows, i2s, tl1, tl2, float_matmul, dequantize_row, qdot, attention, rowops
     std::string name;    // what the case varies ("odd shapes", "F16", ...); kernel + name is unique
     std::function<void(Check&, CaseSize)> run;
 };

@@ -72,6 +72,9 @@ struct TernaryKernels {
                    int64_t row_begin, int64_t row_end) = nullptr;
 };
 
+// The gated feed-forward activations (ffn_act_mul).
+enum class Activation : int { relu2, silu, gelu_tanh };
+
 struct KernelTable {
     const char* name = "";  // "ref", "avx2", "avx512", "avx512vnni", "neon", "neon_dotprod"
 
@@ -114,6 +117,22 @@ struct KernelTable {
     // (Calls over consecutive key ranges with accumulate continue one sum.)
     void (*attn_values)(const float* a, int64_t n, int64_t a_stride, const float* v, int64_t v_stride, int64_t keys,
                         int64_t D, float* out, int64_t o_stride, bool accumulate) = nullptr;
+    // Per-token float steps of the forward pass (kernels/rowops.inc: one
+    // source for every table, so the same bits everywhere).
+    // RMSNorm of one row: out[j] = w[j] * (x[j] * inv), inv = float(1 / sqrt(ss / dim + eps)),
+    // ss = sum of x^2 in double over 8 partial sums (element j into sum j % 8,
+    // folded ((0+4)+(1+5))+((2+6)+(3+7)), the tail past the last 8 added after). out may alias x.
+    void (*rmsnorm)(const float* x, const float* w, int64_t dim, float eps, float* out) = nullptr;
+    // In-place softmax: x - max through exp_nonpositive (exactly 0 below e^-64),
+    // the sum in double over 4 partial sums, each term times float(1 / sum).
+    void (*softmax)(float* x, int64_t n) = nullptr;
+    // Ternary sums to floats, y[r] = float(double(acc[r]) * k) for r < n
+    // (k = beta / s), or y[r] += that.
+    void (*scale_sums)(const int32_t* acc, int64_t n, double k, float* y, bool accumulate) = nullptr;
+    // The gated FFN activation, out[j] = act(gate[j]) * up[j] (out may alias gate):
+    // relu2 max(g, 0)^2; silu g·sigmoid(g); gelu_tanh g·sigmoid(2u), u = sqrt(2/pi)·(g + 0.044715·g^3);
+    // g·sigmoid(z) evaluated as g·m / (1 + e), e = exp_nonpositive(-|z|), m = 1 for z >= 0 else e.
+    void (*ffn_act_mul)(Activation act, const float* gate, const float* up, float* out, int64_t n) = nullptr;
 };
 
 // Prepared activations of qdot_*: per token a 64-byte header (the float scale s

@@ -36,6 +36,10 @@ KernelTable neon_table(const char* name, decltype(TernaryKernels::matmul) i2s_ma
     k.qdot_matmul = neon::qdot_matmul;
     k.attn_scores = neon::attn_scores;
     k.attn_values = neon::attn_values;
+    k.rmsnorm = neon::rmsnorm;
+    k.softmax = neon::softmax;
+    k.scale_sums = neon::scale_sums;
+    k.ffn_act_mul = neon::ffn_act_mul;
     return k;
 }
 

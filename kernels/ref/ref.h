@@ -97,6 +97,13 @@ void attn_scores(const float* q, int64_t n, int64_t q_stride, int64_t D, const f
                  int64_t s_stride);
 void attn_values(const float* a, int64_t n, int64_t a_stride, const float* v, int64_t v_stride, int64_t keys,
                  int64_t D, float* out, int64_t o_stride, bool accumulate);
+
+// ---- per-token float steps (contract in kernels.h; code in kernels/rowops.inc).
+void rmsnorm(const float* x, const float* w, int64_t dim, float eps, float* out);
+void softmax(float* x, int64_t n);
+void scale_sums(const int32_t* acc, int64_t n, double k, float* y, bool accumulate);
+void ffn_act_mul(Activation act, const float* gate, const float* up, float* out, int64_t n);
+
 void float_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n,
                   int64_t x_stride, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end);
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols);

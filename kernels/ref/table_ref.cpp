@@ -21,6 +21,10 @@ const KernelTable* table_ref() {
         k.qdot_matmul = ref::qdot_matmul;
         k.attn_scores = ref::attn_scores;
         k.attn_values = ref::attn_values;
+        k.rmsnorm = ref::rmsnorm;
+        k.softmax = ref::softmax;
+        k.scale_sums = ref::scale_sums;
+        k.ffn_act_mul = ref::ffn_act_mul;
         return k;
     }();
     return &t;

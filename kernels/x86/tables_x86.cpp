@@ -43,6 +43,10 @@ const KernelTable* table_avx2() {
         k.qdot_matmul = avx2::qdot_matmul;
         k.attn_scores = avx2::attn_scores;
         k.attn_values = avx2::attn_values;
+        k.rmsnorm = avx2::rmsnorm;
+        k.softmax = avx2::softmax;
+        k.scale_sums = avx2::scale_sums;
+        k.ffn_act_mul = avx2::ffn_act_mul;
         return k;
     }();
     return &t;
@@ -76,6 +80,10 @@ const KernelTable* table_avx512() {
         k.qdot_matmul = avx512::qdot_matmul;
         k.attn_scores = avx512::attn_scores;
         k.attn_values = avx512::attn_values;
+        k.rmsnorm = avx512::rmsnorm;
+        k.softmax = avx512::softmax;
+        k.scale_sums = avx512::scale_sums;
+        k.ffn_act_mul = avx512::ffn_act_mul;
         return k;
     }();
     return &t;

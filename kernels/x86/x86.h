@@ -107,7 +107,11 @@ void qdot_matmul_fallback(GgmlType type, const uint8_t* w, int64_t row_bytes, in
     void attn_scores(const float* q, int64_t n, int64_t q_stride, int64_t D, const float* kt, int64_t keys,       \
                      float* s, int64_t s_stride);                                                                  \
     void attn_values(const float* a, int64_t n, int64_t a_stride, const float* v, int64_t v_stride, int64_t keys, \
-                     int64_t D, float* out, int64_t o_stride, bool accumulate);
+                     int64_t D, float* out, int64_t o_stride, bool accumulate);                   \
+    void rmsnorm(const float* x, const float* w, int64_t dim, float eps, float* out);                             \
+    void softmax(float* x, int64_t n);                                                                             \
+    void scale_sums(const int32_t* acc, int64_t n, double k, float* y, bool accumulate);                        \
+    void ffn_act_mul(Activation act, const float* gate, const float* up, float* out, int64_t n);
 
 #define TERN_X86_DECLARE_I2S                                                                                       \
     void i2s_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,      \

@@ -90,7 +90,7 @@ void causal_attention(const kernels::KernelTable& T, ThreadPool& pool, const HPa
                 const int64_t own = grp.n_past + t0 + (heads ? 0 : i) + 1;
                 const int64_t lo = window > 0 ? std::max<int64_t>(0, own - window) : 0;
                 for (int64_t p = lo; p < own; ++p) row[p] *= inv_sqrt_d;
-                ops::softmax(row + lo, own - lo);
+                T.softmax(row + lo, own - lo);
                 std::fill(row + lo_block, row + lo, 0.0f);
                 std::fill(row + own, row + n_keys, 0.0f);
             }

@@ -96,13 +96,9 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& shared)
                 }
                 const double beta = w.scale;
                 float* y = outs[i].y;
-                for (int64_t t = 0; t < n; ++t) {
-                    const double k = beta / double(a.scale[size_t(t)]);
-                    if (outs[i].accumulate)
-                        for (int64_t r = r0; r < r1; ++r) y[t * rows + r] += float(double(acc[t * rows + r]) * k);
-                    else
-                        for (int64_t r = r0; r < r1; ++r) y[t * rows + r] = float(double(acc[t * rows + r]) * k);
-                }
+                for (int64_t t = 0; t < n; ++t)
+                    table_.scale_sums(acc + t * rows + r0, r1 - r0, beta / double(a.scale[size_t(t)]), y + t * rows + r0,
+                                      outs[i].accumulate);
             }
         }
     }, split);

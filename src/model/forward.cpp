@@ -47,7 +47,7 @@ void Forward::project(std::initializer_list<Proj> projs, int64_t n, int64_t cols
         const float* in = row(t);
         if (lin.norm_in.empty()) return in;
         float* out = &h_[size_t(t * cols)];
-        ops::rmsnorm(in, lin.norm_in.data(), cols, eps, out);
+        w_.table->rmsnorm(in, lin.norm_in.data(), cols, eps, out);
         return static_cast<const float*>(out);
     };
     assert(projs.size() <= 3);
@@ -84,7 +84,7 @@ void Forward::project(std::initializer_list<Proj> projs, int64_t n, int64_t cols
             const float* in = row_of_[size_t(t)];
             if (lin.norm_in.empty()) return in;
             float* out = &normed_[size_t(t * cols)];  // overwritten by the next input only after quantizing
-            ops::rmsnorm(in, lin.norm_in.data(), cols, eps, out);
+            w_.table->rmsnorm(in, lin.norm_in.data(), cols, eps, out);
             return static_cast<const float*>(out);
         });
         bitlinear_.apply(std::span<const BitLinear::Output>(outs, k), proj_acts_[0]);
@@ -125,7 +125,7 @@ void Forward::residual(const Linear& lin, const std::vector<float>& post_norm, i
     pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
             float* y = &proj_[size_t(t * H)];
-            if (!post_norm.empty()) ops::rmsnorm(y, post_norm.data(), H, w_.hp.rms_eps, y);
+            if (!post_norm.empty()) w_.table->rmsnorm(y, post_norm.data(), H, w_.hp.rms_eps, y);
             float* x = &x_[size_t(t * H)];
             for (int64_t j = 0; j < H; ++j) x[j] += y[j];
         }
@@ -167,10 +167,13 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
     // time, so it is spread over the threads with no extra hand-off.
     auto rmsnorm = [&](const float* in, const std::vector<float>& gain, int64_t dim, int64_t t, int64_t out_row) {
         float* out = &h_[size_t(out_row * dim)];
-        ops::rmsnorm(in + t * dim, gain.data(), dim, eps, out);
+        w_.table->rmsnorm(in + t * dim, gain.data(), dim, eps, out);
         return static_cast<const float*>(out);
     };
 
+    const kernels::Activation act = hp.ffn_act == FfnAct::relu2  ? kernels::Activation::relu2
+                                    : hp.ffn_act == FfnAct::silu ? kernels::Activation::silu
+                                                                 : kernels::Activation::gelu_tanh;
     for (int64_t l = 0; l < hp.n_layer; ++l) {
         const Layer& L = w.layers[size_t(l)];
         const bool local = hp.local_layer(l);  // gemma3's sliding-window layers
@@ -184,8 +187,8 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
                 float* q = &q_[size_t(t * Q)];
                 float* k = &k_[size_t(t * KV)];
                 if (!L.q_norm.empty()) {
-                    for (int64_t j = 0; j < hp.n_head; ++j) ops::rmsnorm(q + j * D, L.q_norm.data(), D, eps, q + j * D);
-                    for (int64_t j = 0; j < hp.n_head_kv; ++j) ops::rmsnorm(k + j * D, L.k_norm.data(), D, eps, k + j * D);
+                    for (int64_t j = 0; j < hp.n_head; ++j) w_.table->rmsnorm(q + j * D, L.q_norm.data(), D, eps, q + j * D);
+                    for (int64_t j = 0; j < hp.n_head_kv; ++j) w_.table->rmsnorm(k + j * D, L.k_norm.data(), D, eps, k + j * D);
                 }
                 if (hp.rope == RopeStyle::neox) {
                     ops::rope_neox(q, hp.n_head, D, rope, t);
@@ -206,11 +209,7 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
         residual(L.down, L.post_ffn_norm, n, I, [&](int64_t t) {
             float* g = &gate_[size_t(t * I)];
             const float* u = &up_[size_t(t * I)];
-            switch (hp.ffn_act) {
-                case FfnAct::relu2: ops::relu2_mul(g, u, g, I); break;
-                case FfnAct::silu: ops::silu_mul(g, u, g, I); break;
-                case FfnAct::gelu: ops::gelu_tanh_mul(g, u, g, I); break;
-            }
+            w.table->ffn_act_mul(act, g, u, g, I);
             return static_cast<const float*>(g);
         });
     }
@@ -222,7 +221,7 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
     if (what == RowOutput::hidden) {
         pool_.parallel_for(count, 1, [&](int, int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i)
-                ops::rmsnorm(&x_[size_t(logit_rows[size_t(i)] * H)], w.output_norm.data(), H, eps, logits_out + i * H);
+                w_.table->rmsnorm(&x_[size_t(logit_rows[size_t(i)] * H)], w.output_norm.data(), H, eps, logits_out + i * H);
         });
         return;
     }
