@@ -29,8 +29,16 @@ public:
     // (single passes at 2-8 GB/s instead of 64).
     static constexpr size_t kHugePage = size_t(2) << 20;
 
+    // For a caller that writes every byte itself (a repacked matrix): small
+    // buffers skip the memset, a pass over memory that is overwritten at once.
+    struct Uninitialized {};
+    static constexpr Uninitialized kUninitialized{};
+
     AlignedBuffer() = default;
-    explicit AlignedBuffer(size_t bytes) : size_(bytes) {
+    explicit AlignedBuffer(size_t bytes) : AlignedBuffer(bytes, kUninitialized) {
+        if (!map_ && bytes) std::memset(data_, 0, bytes);
+    }
+    AlignedBuffer(size_t bytes, Uninitialized) : size_(bytes) {
         if (bytes == 0) return;
 #if defined(__linux__)
         if (bytes >= kHugePage) {
@@ -51,7 +59,6 @@ public:
         const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;  // aligned_alloc wants a multiple
         data_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, rounded));
         if (!data_) throw std::bad_alloc();
-        std::memset(data_, 0, bytes);
     }
     AlignedBuffer(const AlignedBuffer&) = delete;
     AlignedBuffer& operator=(const AlignedBuffer&) = delete;

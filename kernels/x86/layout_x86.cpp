@@ -43,7 +43,7 @@ PackedTernary i2s_repack(const TernaryMatrix& m, int tile_rows) {
     p.param[0] = R;
     p.param[1] = tiles;
     p.param[2] = tile_bytes;
-    p.data = AlignedBuffer(size_t(tiles * tile_bytes));
+    p.data = AlignedBuffer(size_t(tiles * tile_bytes), AlignedBuffer::kUninitialized);  // every byte written below
     uint8_t* d = p.data.data();
     for (int64_t t = 0; t < tiles; ++t)
         for (int64_t rr = 0; rr < R; ++rr) {

@@ -6,7 +6,10 @@
 
 #include <functional>
 #include <initializer_list>
+#include <memory>
+#include <new>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "model/attention.h"
@@ -17,6 +20,29 @@
 #include "runtime/thread_pool.h"
 
 namespace tern {
+
+// Activation buffers: every row is written before it is read, so resizing
+// does not zero them (a 512-token batch of 2B4T is 60 MB, zeroed and faulted
+// in at every Session before; now pages are touched only as rows are used).
+template <class T>
+struct NoZeroAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = NoZeroAllocator<U>;
+    };
+    NoZeroAllocator() = default;
+    template <class U>
+    NoZeroAllocator(const NoZeroAllocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... A>
+    void construct(U* p, A&&... a) {
+        ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
+};
+using ActivationRows = std::vector<float, NoZeroAllocator<float>>;
 
 // One sequence's state: its KV cache and the tokens at positions 0 .. n_past - 1.
 struct Sequence {
@@ -76,20 +102,20 @@ private:
     AttentionScratch attn_;
 
     // Activations for up to n_batch tokens.
-    std::vector<float> x_;      // [n, H]  residual stream
-    std::vector<float> h_;      // [n, max(H, I, nh·D)]  normed input of the next projection
-    std::vector<float> q_;      // [n, nh·D]
-    std::vector<float> k_, v_;  // [n, KV]
-    std::vector<float> att_;    // [n, nh·D]  attention output, concat over heads
-    std::vector<float> proj_;   // [n, H]  a residual branch before its post-norm (qwen3, gemma3)
-    std::vector<float> gate_;   // [n, I]
-    std::vector<float> up_;     // [n, I]
+    ActivationRows x_;      // [n, H]  residual stream
+    ActivationRows h_;      // [n, max(H, I, nh·D)]  normed input of the next projection
+    ActivationRows q_;      // [n, nh·D]
+    ActivationRows k_, v_;  // [n, KV]
+    ActivationRows att_;    // [n, nh·D]  attention output, concat over heads
+    ActivationRows proj_;   // [n, H]  a residual branch before its post-norm (qwen3, gemma3)
+    ActivationRows gate_;   // [n, I]
+    ActivationRows up_;     // [n, I]
     std::vector<int32_t> pos_;  // [n]
     std::vector<AttentionGroup> groups_;
     QuantizedActs acts_;
     QuantizedActs proj_acts_[3];            // each projection's own (those with their own norm)
     std::vector<const float*> row_of_;      // [n] the shared input row of a group, per token
-    std::vector<float> normed_;             // [n, cols] a projection's own norm of it
+    ActivationRows normed_;             // [n, cols] a projection's own norm of it
     AlignedBuffer out_acts_;  // the output projection's int16 activations (Q8_0 / Q6_K output: qdot)
     ops::RopeTable rope_;
     ops::RopeTable rope_swa_;   // local layers' θ (gemma3)
