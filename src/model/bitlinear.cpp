@@ -68,8 +68,15 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& shared)
         acc_total += n * w.rows;
     }
     if (int64_t(acc_.size()) < acc_total) acc_.resize(size_t(acc_total));
+    // Sums in blocks of block_rows rows x token_chunk tokens whose int32
+    // sums fit in L2, so the scaling pass reads them from cache instead of
+    // memory. Many tokens go in chunks rather than thinning the row block:
+    // a block of a few rows would write its outputs as short scattered runs
+    // and stream every token's activations again for each few rows.
     constexpr int64_t kAccBytes = 256 * 1024;
-    const int64_t block_rows = std::max(kRowGrain, kAccBytes / (4 * n) / kRowGrain * kRowGrain);
+    constexpr int64_t kTokenChunk = 128;
+    const int64_t token_chunk = std::min(n, kTokenChunk);
+    const int64_t block_rows = std::max(kRowGrain, kAccBytes / (4 * token_chunk) / kRowGrain * kRowGrain);
     // A chunk handed to a thread is at least kMinChunkMacs of work (whole
     // kRowGrain tiles): below that, the hand-off costs more than it saves
     // (small models ran slower on two threads than on one).
@@ -84,21 +91,22 @@ void BitLinear::apply(std::span<const Output> outs, const QuantizedActs& shared)
             const bool batched = n == 1 || a.prepared_stride == fam_.prepared_bytes(a.padded_cols);
             const int64_t rows = w.rows;
             const int64_t begin = std::max<int64_t>(c0 - start[i], 0), end = std::min(c1 - start[i], rows);
-            // Rows in sub-blocks whose n x rows int32 sums fit in L2, so the
-            // scaling pass reads them from cache instead of memory.
             for (int64_t r0 = begin; r0 < end; r0 += block_rows) {
                 const int64_t r1 = std::min(end, r0 + block_rows);
-                if (batched) {
-                    fam_.matmul(w, a.prepared.data(), n, acc, rows, r0, r1);
-                } else {
-                    for (int64_t t = 0; t < n; ++t)
-                        fam_.matmul(w, a.prepared.data() + t * a.prepared_stride, 1, acc + t * rows, rows, r0, r1);
+                for (int64_t t0 = 0; t0 < n; t0 += token_chunk) {
+                    const int64_t t1 = std::min(n, t0 + token_chunk);
+                    if (batched) {
+                        fam_.matmul(w, a.prepared.data() + t0 * a.prepared_stride, t1 - t0, acc + t0 * rows, rows, r0, r1);
+                    } else {
+                        for (int64_t t = t0; t < t1; ++t)
+                            fam_.matmul(w, a.prepared.data() + t * a.prepared_stride, 1, acc + t * rows, rows, r0, r1);
+                    }
+                    const double beta = w.scale;
+                    float* y = outs[i].y;
+                    for (int64_t t = t0; t < t1; ++t)
+                        table_.scale_sums(acc + t * rows + r0, r1 - r0, beta / double(a.scale[size_t(t)]),
+                                          y + t * rows + r0, outs[i].accumulate);
                 }
-                const double beta = w.scale;
-                float* y = outs[i].y;
-                for (int64_t t = 0; t < n; ++t)
-                    table_.scale_sums(acc + t * rows + r0, r1 - r0, beta / double(a.scale[size_t(t)]), y + t * rows + r0,
-                                      outs[i].accumulate);
             }
         }
     }, split);
