@@ -17,7 +17,8 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
     for (int threads : {1, 2, 3, 8}) {
         ThreadPool pool(threads);
         for (int64_t n : {0, 1, 2, 7, 64, 1000, 4097}) {
-            for (int64_t grain : {1, 4, 64}) {
+            for (int64_t grain : {1, 4, 64})
+            for (int split : {ThreadPool::kBalanced, ThreadPool::kStreaming, ThreadPool::kAffine}) {
                 std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
                 pool.parallel_for(n, grain, [&](int t, int64_t b, int64_t e) {
                     EXPECT_GE(t, 0);
@@ -28,8 +29,9 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
                         EXPECT_EQ(e % grain, 0) << "only the last chunk may be partial";
                     }
                     for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
-                });
-                for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "n=" << n << " i=" << i;
+                }, split);
+                for (int64_t i = 0; i < n; ++i)
+                    ASSERT_EQ(hits[size_t(i)].load(), 1) << "n=" << n << " i=" << i << " split=" << split;
             }
         }
     }
@@ -61,6 +63,47 @@ TEST(ThreadPool, WorkersTakeChunks) {
             for (int t = 0; t < threads; ++t) EXPECT_EQ(by_thread[size_t(t)].load(), 1) << "thread " << t;
         }
     }
+}
+
+// kAffine: with every thread busy for the same time per chunk, each runs
+// its own share (thread t the t-th run of chunks), the same every time; a
+// thread that stalls has its chunks taken by the others.
+TEST(ThreadPool, AffineSharesGoToTheirOwners) {
+    constexpr int kThreads = 3;
+    ThreadPool pool(kThreads);
+    constexpr int64_t n = 96;  // 12 chunks of 8: 4 per thread
+    int own_runs = 0;
+    for (int rep = 0; rep < 20; ++rep) {
+        std::vector<std::atomic<int>> owner(n);
+        std::atomic<int> arrived{0};
+        pool.parallel_for(n, 8, [&](int t, int64_t b, int64_t e) {
+            // Wait until every thread has started, so no one takes another's share for lack of company.
+            arrived++;
+            const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            while (arrived.load() < kThreads && std::chrono::steady_clock::now() < limit) std::this_thread::yield();
+            for (int64_t i = b; i < e; ++i) owner[size_t(i)] = t;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }, ThreadPool::kAffine);
+        bool own = true;
+        for (int64_t i = 0; i < n; ++i) own = own && owner[size_t(i)].load() == int(i * kThreads / n);
+        own_runs += own;
+    }
+    EXPECT_GE(own_runs, 10) << "of 20 runs, each thread ran exactly its own share in only " << own_runs;
+
+    // Thread 0 (the caller) stalls in its first chunk: the others finish everything else.
+    std::vector<std::atomic<int>> owner(n);
+    std::atomic<bool> others_done{false};
+    std::atomic<int64_t> left{n};
+    pool.parallel_for(n, 8, [&](int t, int64_t b, int64_t e) {
+        if (t == 0 && b == 0) {
+            const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (left.load() > e - b && std::chrono::steady_clock::now() < limit) std::this_thread::yield();
+            others_done = left.load() == e - b;
+        }
+        for (int64_t i = b; i < e; ++i) owner[size_t(i)] = t;
+        left -= e - b;
+    }, ThreadPool::kAffine);
+    EXPECT_TRUE(others_done.load()) << "the other threads did not take the stalled thread's chunks";
 }
 
 // Workers that went to sleep (idle past the spin budget) are woken by the next job.

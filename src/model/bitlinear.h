@@ -60,6 +60,12 @@ public:
     // tile is split between threads and computed twice.
     static constexpr int64_t kRowGrain = 64;
 
+    // From this many tokens on, threads split the tokens instead of the rows
+    // (prefill), in whole multiples of kTokenGrain (the kernels' token tiles).
+    // Per-token steps around the products split tokens the same way (token_split).
+    static constexpr int64_t kTokenSplitMin = 64;
+    static constexpr int64_t kTokenGrain = 8;
+
 private:
     const kernels::KernelTable& table_;
     const kernels::TernaryKernels& fam_;
@@ -67,5 +73,15 @@ private:
     mutable std::vector<int32_t> acc_;     // [n, rows] exact sums, per matrix
     mutable std::vector<int64_t> starts_;  // each matrix's first row in the combined row space
 };
+
+// fn over tokens [0, n), split among the threads the way BitLinear::apply
+// splits them (for a prefill, the same thread gets the same tokens in the
+// per-token steps as in the products, so rows stay in its cache).
+inline void parallel_tokens(ThreadPool& pool, int64_t n, const std::function<void(int, int64_t, int64_t)>& fn) {
+    if (n >= BitLinear::kTokenSplitMin)
+        pool.parallel_for(n, BitLinear::kTokenGrain, fn, ThreadPool::kAffine);
+    else
+        pool.parallel_for(n, 1, fn);
+}
 
 }  // namespace tern

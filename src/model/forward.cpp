@@ -98,7 +98,7 @@ void Forward::project(std::initializer_list<Proj> projs, int64_t n, int64_t cols
             continue;
         }
         // A float projection (teacher files): plain float, no quantization.
-        pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
+        parallel_tokens(pool_, n, [&](int, int64_t b, int64_t e) {
             for (int64_t t = b; t < e; ++t) {
                 const float* in = normed(lin, t);
                 float* dst = &h_[size_t(t * cols)];
@@ -122,7 +122,7 @@ void Forward::residual(const Linear& lin, const std::vector<float>& post_norm, i
         return;
     }
     project({{&lin, proj_.data()}}, n, cols, row);
-    pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
+    parallel_tokens(pool_, n, [&](int, int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
             float* y = &proj_[size_t(t * H)];
             if (!post_norm.empty()) w_.table->rmsnorm(y, post_norm.data(), H, w_.hp.rms_eps, y);
@@ -182,7 +182,7 @@ void Forward::run(std::span<const int32_t> tokens, std::span<Sequence* const> se
         // ---- attention: q, k, v = W · rms(x); q/k norms; RoPE; cache; attend; x += W_o · subnorm(att)
         project({{&L.q, q_.data()}, {&L.k, k_.data()}, {&L.v, v_.data()}}, n, H,
                 [&](int64_t t) { return rmsnorm(x_.data(), L.attn_norm, H, t, t); });
-        pool_.parallel_for(n, 1, [&](int, int64_t b, int64_t e) {
+        parallel_tokens(pool_, n, [&](int, int64_t b, int64_t e) {
             for (int64_t t = b; t < e; ++t) {
                 float* q = &q_[size_t(t * Q)];
                 float* k = &k_[size_t(t * KV)];

@@ -37,6 +37,15 @@ struct ThreadPool::Job {
     int64_t n = 0, chunk = 1, n_chunks = 0, n_long = 0, long_chunk = 0;
     std::atomic<int64_t> next{0};   // next unclaimed chunk
 
+    // kAffine: thread t's unclaimed chunks are [lo, hi) of shares[t], packed
+    // as lo << 32 | hi; its owner claims from lo up, the others from hi down.
+    bool affine = false;
+    int threads = 0;
+    struct alignas(64) Share {
+        std::atomic<uint64_t> range{0};
+    };
+    Share shares[kMaxAffineThreads];
+
     int64_t begin(int64_t c) const { return c < n_long ? c * long_chunk : n_long * long_chunk + (c - n_long) * chunk; }
     int64_t end(int64_t c) const { return std::min(n, c < n_long ? begin(c) + long_chunk : begin(c) + chunk); }
     std::atomic<int> finished{0};   // run_on_all: threads done, the caller's included
@@ -70,14 +79,32 @@ void ThreadPool::work(Job& job, int index) {
         job.finished.fetch_add(1, std::memory_order_release);
         return;
     }
-    for (int64_t c; (c = job.next.fetch_add(1, std::memory_order_relaxed)) < job.n_chunks;) {
-        const int64_t b = job.begin(c), e = job.end(c);
+    auto run_chunk = [&](int64_t c) {
         try {
-            (*job.range_fn)(index, b, e);
+            (*job.range_fn)(index, job.begin(c), job.end(c));
         } catch (...) {
             job.fail(std::current_exception());
         }
+    };
+    if (!job.affine) {
+        for (int64_t c; (c = job.next.fetch_add(1, std::memory_order_relaxed)) < job.n_chunks;) run_chunk(c);
+        return;
     }
+    // Claims one chunk of `owner`'s share: the first one (own) or the last.
+    auto claim = [&](int owner, bool own) -> int64_t {
+        std::atomic<uint64_t>& r = job.shares[owner].range;
+        uint64_t cur = r.load(std::memory_order_relaxed);
+        for (;;) {
+            const uint64_t lo = cur >> 32, hi = cur & 0xffffffffu;
+            if (lo >= hi) return -1;
+            const uint64_t next = own ? (lo + 1) << 32 | hi : lo << 32 | (hi - 1);
+            if (r.compare_exchange_weak(cur, next, std::memory_order_relaxed)) return int64_t(own ? lo : hi - 1);
+        }
+    };
+    const int threads = job.threads;
+    for (int64_t c; (c = claim(index, true)) >= 0;) run_chunk(c);
+    for (int k = 1; k < threads; ++k)
+        for (int64_t c; (c = claim((index + k) % threads, false)) >= 0;) run_chunk(c);
 }
 
 uint32_t ThreadPool::wait_for_change(uint32_t seen) {
@@ -162,7 +189,16 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     Job job;
     job.range_fn = &fn;
     job.n = n;
-    if (chunks_per_thread == kStreaming && n_grains >= 8 * int64_t(n_threads_)) {
+    if (chunks_per_thread == kAffine && n_threads_ <= kMaxAffineThreads && n_grains < (int64_t(1) << 31)) {
+        job.affine = true;
+        job.chunk = std::max<int64_t>(1, n_grains / (int64_t(n_threads_) * kBalanced)) * grain;
+        job.n_chunks = (n + job.chunk - 1) / job.chunk;
+        job.threads = n_threads_;
+        for (int t = 0; t < n_threads_; ++t) {
+            const uint64_t lo = uint64_t(job.n_chunks * t / n_threads_), hi = uint64_t(job.n_chunks * (t + 1) / n_threads_);
+            job.shares[t].range.store(lo << 32 | hi, std::memory_order_relaxed);
+        }
+    } else if (chunks_per_thread == kStreaming && n_grains >= 8 * int64_t(n_threads_)) {
         // One long run per thread over 7/8 of the range, then the last 1/8
         // in small chunks: a thread whose core is shared with another
         // process (descheduled for part of the time) no longer holds the
@@ -173,7 +209,8 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
         job.chunk = std::max<int64_t>(1, (rest + grain - 1) / grain / (4 * n_threads_)) * grain;
         job.n_chunks = job.n_long + (rest + job.chunk - 1) / job.chunk;
     } else {
-        job.chunk = std::max<int64_t>(1, n_grains / (n_threads_ * std::max(1, chunks_per_thread))) * grain;
+        const int per_thread = chunks_per_thread == kAffine ? kBalanced : std::max(1, chunks_per_thread);
+        job.chunk = std::max<int64_t>(1, n_grains / (n_threads_ * per_thread)) * grain;
         job.n_chunks = (n + job.chunk - 1) / job.chunk;
     }
     run(job);

@@ -48,9 +48,18 @@ public:
     // 40-55 GB/s, out of ~72). kStreaming's long runs cover 7/8 of [0, n);
     // the rest goes in small chunks, so a thread on a core shared with
     // another process does not hold the others up for its whole share.
-    static constexpr int kBalanced = 4, kStreaming = 1;
+    //
+    // kAffine: every thread owns a share of [0, n) (thread t the t-th of
+    // size() equal runs of chunks, the same for the same n and grain every
+    // time) and takes its own chunks first, in order; then it takes chunks
+    // from the ends of the others' shares. So what a thread wrote in one
+    // region (a prefill's token rows) is what it reads in the next, from its
+    // own cache, and a thread on a busy core still does not hold the others up.
+    static constexpr int kBalanced = 4, kStreaming = 1, kAffine = -1;
     void parallel_for(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn,
                       int chunks_per_thread = kBalanced);
+    // Threads kAffine supports (more: it runs as kBalanced).
+    static constexpr int kMaxAffineThreads = 64;
 
     // Runs fn(thread_index) exactly once on every thread, concurrently, and
     // waits for all of them (benchmarks that must load every core).
