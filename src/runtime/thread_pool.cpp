@@ -37,14 +37,7 @@ struct ThreadPool::Job {
     int64_t n = 0, chunk = 1, n_chunks = 0, n_long = 0, long_chunk = 0;
     std::atomic<int64_t> next{0};   // next unclaimed chunk
 
-    // kAffine: thread t's unclaimed chunks are [lo, hi) of shares[t], packed
-    // as lo << 32 | hi; its owner claims from lo up, the others from hi down.
-    bool affine = false;
-    int threads = 0;
-    struct alignas(64) Share {
-        std::atomic<uint64_t> range{0};
-    };
-    Share shares[kMaxAffineThreads];
+    bool affine = false;  // kAffine: chunks claimed through ThreadPool::shares_
 
     int64_t begin(int64_t c) const { return c < n_long ? c * long_chunk : n_long * long_chunk + (c - n_long) * chunk; }
     int64_t end(int64_t c) const { return std::min(n, c < n_long ? begin(c) + long_chunk : begin(c) + chunk); }
@@ -58,7 +51,8 @@ struct ThreadPool::Job {
     }
 };
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)), shares_(std::make_unique<Share[]>(size_t(n_threads_))) {
     for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
@@ -92,7 +86,7 @@ void ThreadPool::work(Job& job, int index) {
     }
     // Claims one chunk of `owner`'s share: the first one (own) or the last.
     auto claim = [&](int owner, bool own) -> int64_t {
-        std::atomic<uint64_t>& r = job.shares[owner].range;
+        std::atomic<uint64_t>& r = shares_[size_t(owner)].range;
         uint64_t cur = r.load(std::memory_order_relaxed);
         for (;;) {
             const uint64_t lo = cur >> 32, hi = cur & 0xffffffffu;
@@ -101,10 +95,9 @@ void ThreadPool::work(Job& job, int index) {
             if (r.compare_exchange_weak(cur, next, std::memory_order_relaxed)) return int64_t(own ? lo : hi - 1);
         }
     };
-    const int threads = job.threads;
     for (int64_t c; (c = claim(index, true)) >= 0;) run_chunk(c);
-    for (int k = 1; k < threads; ++k)
-        for (int64_t c; (c = claim((index + k) % threads, false)) >= 0;) run_chunk(c);
+    for (int k = 1; k < n_threads_; ++k)
+        for (int64_t c; (c = claim((index + k) % n_threads_, false)) >= 0;) run_chunk(c);
 }
 
 uint32_t ThreadPool::wait_for_change(uint32_t seen) {
@@ -189,14 +182,13 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     Job job;
     job.range_fn = &fn;
     job.n = n;
-    if (chunks_per_thread == kAffine && n_threads_ <= kMaxAffineThreads && n_grains < (int64_t(1) << 31)) {
+    if (chunks_per_thread == kAffine && n_grains < (int64_t(1) << 31)) {
         job.affine = true;
         job.chunk = std::max<int64_t>(1, n_grains / (int64_t(n_threads_) * kBalanced)) * grain;
         job.n_chunks = (n + job.chunk - 1) / job.chunk;
-        job.threads = n_threads_;
         for (int t = 0; t < n_threads_; ++t) {
             const uint64_t lo = uint64_t(job.n_chunks * t / n_threads_), hi = uint64_t(job.n_chunks * (t + 1) / n_threads_);
-            job.shares[t].range.store(lo << 32 | hi, std::memory_order_relaxed);
+            shares_[size_t(t)].range.store(lo << 32 | hi, std::memory_order_relaxed);
         }
     } else if (chunks_per_thread == kStreaming && n_grains >= 8 * int64_t(n_threads_)) {
         // One long run per thread over 7/8 of the range, then the last 1/8

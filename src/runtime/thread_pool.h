@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -58,8 +59,6 @@ public:
     static constexpr int kBalanced = 4, kStreaming = 1, kAffine = -1;
     void parallel_for(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn,
                       int chunks_per_thread = kBalanced);
-    // Threads kAffine supports (more: it runs as kBalanced).
-    static constexpr int kMaxAffineThreads = 64;
 
     // Runs fn(thread_index) exactly once on every thread, concurrently, and
     // waits for all of them (benchmarks that must load every core).
@@ -70,7 +69,7 @@ private:
     void worker(int index);
     uint32_t wait_for_change(uint32_t seen);
     void run(Job& job);
-    static void work(Job& job, int index);
+    void work(Job& job, int index);
 
     int n_threads_;
     std::vector<std::thread> workers_;
@@ -80,6 +79,13 @@ private:
     std::atomic<int> sleepers_{0};  // workers blocked in state_.wait
     std::atomic<bool> stop_{false};
     Job* job_ = nullptr;  // valid while state_ is odd
+    // kAffine: thread t's unclaimed chunks of the open job are [lo, hi),
+    // packed as lo << 32 | hi in shares_[t]; its owner claims from lo up, the
+    // others from hi down. One per thread, kept with the pool (one job at a time).
+    struct alignas(64) Share {
+        std::atomic<uint64_t> range{0};
+    };
+    std::unique_ptr<Share[]> shares_;
 };
 
 // Threads to use by default: the machine's hardware threads (at least 1).
