@@ -604,7 +604,7 @@ void dequantize_errors(Check& c, CaseSize) {
 // ---------------------------------------------------------------- qdot
 
 // Prepare and matmul, odd row counts and strides, 1 to 16 tokens (the
-// multi-token row blocking), row sub-ranges; for Q6_K at n = 2 the int32
+// multi-token row blocking, groups of 8 in column chunks then of up to 4), row sub-ranges; for Q6_K at n = 2 the int32
 // limit: every weight -4096 (scale -128, code 0) against |a| = 32767, where
 // ref must also equal the closed form.
 void qdot_case(Check& c, CaseSize size, GgmlType type) {
@@ -614,8 +614,9 @@ void qdot_case(Check& c, CaseSize size, GgmlType type) {
                                                       : std::vector<int64_t>{256, 2560})
                                               : (full ? std::vector<int64_t>{256, 512, 768, 2560}
                                                       : std::vector<int64_t>{256, 2560});
-    const std::vector<int64_t> row_list = full ? std::vector<int64_t>{1, 3, 4, 5, 9, 17, 70} : std::vector<int64_t>{9};
-    const std::vector<int64_t> ns = full ? std::vector<int64_t>{1, 2, 3, 4, 5, 8, 16} : std::vector<int64_t>{1, 3, 8};
+    // 300 rows: several row blocks of the several-token path (at most 128 rows each).
+    const std::vector<int64_t> row_list = full ? std::vector<int64_t>{1, 3, 4, 5, 9, 17, 70, 300} : std::vector<int64_t>{9};
+    const std::vector<int64_t> ns = full ? std::vector<int64_t>{1, 2, 3, 4, 5, 8, 13, 16} : std::vector<int64_t>{1, 3, 8};
     for (int64_t cols : col_list)
         for (int64_t rows : row_list) {
             const int64_t row_bytes = natural_row_bytes(type, cols) + c.irand(0, 1) * 2;

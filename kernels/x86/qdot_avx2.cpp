@@ -25,7 +25,7 @@ struct V {
     using ivec = Pair;
     using fvec = FPair;
     using w32 = Pair;
-    static constexpr int kStreams = 4, kRows = 2, kTokens = 2;
+    static constexpr int kStreams = 4, kRows = 2, kTokens = 2, kWide = 0;  // 16 ymm: no room for a wide tile
     static constexpr int64_t kPrefetch = 768;
     static ivec izero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
     static fvec fzero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
