@@ -24,7 +24,7 @@ constexpr int kStreams = 4;  // rows in flight when decoding (n = 1)
 
 struct V {
     using vec = __m512;
-    static constexpr int64_t kPrefetch = 1024;
+    static constexpr int64_t kPrefetch = 2048;
     static vec zero() { return _mm512_setzero_ps(); }
     static vec load(const float* p) { return _mm512_loadu_ps(p); }
     static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
