@@ -604,9 +604,10 @@ void dequantize_errors(Check& c, CaseSize) {
 // ---------------------------------------------------------------- qdot
 
 // Prepare and matmul, odd row counts and strides, 1 to 16 tokens (the
-// multi-token row blocking, groups of 8 in column chunks then of up to 4), row sub-ranges; for Q6_K at n = 2 the int32
-// limit: every weight -4096 (scale -128, code 0) against |a| = 32767, where
-// ref must also equal the closed form.
+// multi-token row blocking: groups of 8 in column chunks, then of up to 4),
+// row sub-ranges; for Q6_K at n = 2 the int32 limit: every weight -4096
+// (scale -128, code 0) against |a| = 32767, where ref must also equal the
+// closed form.
 void qdot_case(Check& c, CaseSize size, GgmlType type) {
     const bool full = size == CaseSize::full;
     const std::vector<int64_t> col_list = type == GgmlType::Q8_0
