@@ -394,6 +394,47 @@ void ternary_extremes(Check& c, CaseSize size, TernaryFamily fam) {
             }
 }
 
+// What the loader builds from an I2_S tensor's bytes: repack_i2s where the
+// table has it, else repack(decode_i2s(...)); either must be repack(m) byte
+// for byte, header included. repack_i2s declines a code 3 anywhere and rows
+// that do not start on a 128-element block.
+void i2s_from_file(Check& c, CaseSize size) {
+    const TernaryKernels& k = c.table.ternary[int(TernaryFamily::i2s)];
+    std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 128}, {3, 384}, {4, 256}, {17, 640}, {16, 2560}};
+    if (size == CaseSize::full) shapes.insert(shapes.end(), {{5, 1152}, {33, 6912}, {40, 1024}, {129, 256}});
+    auto same = [&](const PackedTernary& got, const PackedTernary& want, const std::string& what) {
+        bool ok = got.rows == want.rows && got.cols == want.cols && got.padded_cols == want.padded_cols &&
+                  got.scale == want.scale && got.data.size() == want.data.size();
+        for (int i = 0; i < 4; ++i) ok = ok && got.param[i] == want.param[i];
+        if (!c.expect(ok, what + ": header (shape, scale, param, size) as repack's")) return;
+        const uint8_t* g = got.data.data();
+        const uint8_t* w = want.data.data();
+        size_t first = 0;
+        while (first < want.data.size() && g[first] == w[first]) ++first;
+        c.expect(first == want.data.size(), cat(what, ": differs from repack first at byte ", first, " of ", want.data.size()));
+    };
+    for (const auto& [rows, cols] : shapes) {
+        const TernaryMatrix m = test_matrix(c.rng, rows, cols, WeightFill::random);
+        const std::vector<uint8_t> bytes = encode_i2s(m);
+        const PackedTernary want = k.repack(m);
+        const std::string what = cat("I2_S ", rows, "x", cols);
+        same(k.repack(decode_i2s(bytes.data(), bytes.size(), rows, cols)), want, what + " decoded");
+        if (!k.repack_i2s) continue;
+        PackedTernary got;
+        if (c.expect(k.repack_i2s(bytes.data(), rows, cols, m.scale, got), what + ": repack_i2s takes it"))
+            same(got, want, what + " repack_i2s");
+        std::vector<uint8_t> bad = bytes;  // one field of one byte set to code 3
+        bad[size_t(c.irand(0, rows * cols / 4 - 1))] |= uint8_t(3 << (2 * c.irand(0, 3)));
+        c.expect(!k.repack_i2s(bad.data(), rows, cols, m.scale, got), what + ": repack_i2s declines a code 3");
+    }
+    if (k.repack_i2s) {  // 64 rows of 100: whole blocks in the tensor, not in each row
+        const TernaryMatrix m = test_matrix(c.rng, 64, 100, WeightFill::random);
+        const std::vector<uint8_t> bytes = encode_i2s(m);
+        PackedTernary got;
+        c.expect(!k.repack_i2s(bytes.data(), 64, 100, m.scale, got), "I2_S 64x100: repack_i2s declines rows off the blocks");
+    }
+}
+
 // ---------------------------------------------------------------- float weights
 
 int64_t natural_row_bytes(GgmlType type, int64_t cols) {
@@ -815,6 +856,7 @@ std::vector<ConformanceCase> make_cases() {
         out.push_back({family_name(fam), "many tokens", [fam](Check& c, CaseSize s) { ternary_many_tokens(c, s, fam); }});
         out.push_back({family_name(fam), "extreme values", [fam](Check& c, CaseSize s) { ternary_extremes(c, s, fam); }});
     }
+    out.push_back({family_name(TernaryFamily::i2s), "from I2_S bytes", i2s_from_file});
     const GgmlType float_types[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q6_K};
     for (GgmlType t : float_types)
         out.push_back({"float_matmul", tname(t), [t](Check& c, CaseSize s) { float_matmul_case(c, s, t); }});

@@ -70,6 +70,11 @@ struct TernaryKernels {
     // y[t * y_stride + r] for t < n, row_begin <= r < row_end.
     void (*matmul)(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
                    int64_t row_begin, int64_t row_end) = nullptr;
+    // Optional (null: decode, then repack): `out` = repack(decode_i2s(...))
+    // straight from an I2_S tensor's code bytes, whose checks (i2s_scale) the
+    // caller has made. False, `out` unspecified, when it cannot: rows not
+    // starting on a 128-element block, or a code 3 (the decoder says where).
+    bool (*repack_i2s)(const uint8_t* codes, int64_t rows, int64_t cols, float scale, PackedTernary& out) = nullptr;
 };
 
 // The gated feed-forward activations (ffn_act_mul).

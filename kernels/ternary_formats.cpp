@@ -185,7 +185,7 @@ bool decode_i2s_blocks(const uint8_t* data, int64_t n_blocks, uint8_t* out) {
 
 // ---------------------------------------------------------------- I2_S
 
-void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& m) {
+float i2s_scale(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols) {
     const int64_t n = checked_count("I2_S", rows, cols);
     if (n % kI2SBlockElems != 0)
         throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) + " has " +
@@ -196,6 +196,12 @@ void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_
     if (!std::isfinite(scale))
         throw Error("I2_S tensor " + std::to_string(rows) + " x " + std::to_string(cols) +
                     " has a non-finite scale after its codes");
+    return scale;
+}
+
+void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& m) {
+    const float scale = i2s_scale(data, n_bytes, rows, cols);
+    const int64_t n = rows * cols;
 
     // The fast path below writes every byte of every row itself.
     m.reset(rows, cols, scale, /*fill=*/cols % kI2SBlockElems != 0);

@@ -31,6 +31,9 @@ inline constexpr uint64_t i2s_tensor_bytes(int64_t rows, int64_t cols) {
 // rows * cols % 128 == 0 and n_bytes >= n/4 + 4. Code 3 is an error naming the
 // flat element index; a non-finite scale is an error.
 TernaryMatrix decode_i2s(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
+// The checks of decode_i2s short of the codes (element count, bytes, a finite
+// scale), and the scale: for a loader that repacks the codes itself.
+float i2s_scale(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols);
 // The same into `out` (reset to the shape first, its buffer reused when large
 // enough): what a loader decoding many matrices calls. Likewise for TQ*_0.
 void decode_i2s_into(const uint8_t* data, uint64_t n_bytes, int64_t rows, int64_t cols, TernaryMatrix& out);

@@ -4,6 +4,7 @@
 // pointers point into the ISA files.
 //
 //   avx2        AVX2 + FMA + F16C (Haswell, Zen 1+): pmaddubsw I2S, pshufb TL1/TL2
+//               (and the I2S repack straight from I2_S files, every x86 table)
 //   avxvnni     avx2 + AVX-VNNI (Alder Lake and later cores without AVX-512,
 //               Zen 5): VEX vpdpbusd I2S, the rest from avx2
 //   avx512      AVX-512 F+BW+VL(+DQ) (Skylake-X, Zen 4+): 512-bit pmaddubsw I2S,
@@ -19,6 +20,12 @@ namespace {
 
 PackedTernary i2s_repack_256(const TernaryMatrix& m) { return x86::i2s_repack(m, kI2sTileRows256); }
 PackedTernary i2s_repack_512(const TernaryMatrix& m) { return x86::i2s_repack(m, kI2sTileRows512); }
+bool i2s_from_file_256(const uint8_t* codes, int64_t rows, int64_t cols, float scale, PackedTernary& out) {
+    return avx2::i2s_repack_from_i2s(codes, rows, cols, scale, kI2sTileRows256, out);
+}
+bool i2s_from_file_512(const uint8_t* codes, int64_t rows, int64_t cols, float scale, PackedTernary& out) {
+    return avx2::i2s_repack_from_i2s(codes, rows, cols, scale, kI2sTileRows512, out);
+}
 PackedTernary tl1_repack_256(const TernaryMatrix& m) { return x86::tl1_repack(m, kTlTileRows256); }
 PackedTernary tl1_repack_512(const TernaryMatrix& m) { return x86::tl1_repack(m, kTlTileRows512); }
 PackedTernary tl2_repack_256(const TernaryMatrix& m) { return x86::tl2_repack(m, kTlTileRows256); }
@@ -32,7 +39,7 @@ const KernelTable* table_avx2() {
         k.name = "avx2";
         k.quantize_rows = avx2::quantize_rows;
         k.ternary[int(TernaryFamily::i2s)] = {i2s_repack_256, x86::i2s_prepared_bytes, x86::i2s_prepare,
-                                              avx2::i2s_matmul};
+                                              avx2::i2s_matmul, i2s_from_file_256};
         k.ternary[int(TernaryFamily::tl1)] = {tl1_repack_256, x86::tl1_prepared_bytes, avx2::tl1_prepare,
                                               avx2::tl1_matmul};
         k.ternary[int(TernaryFamily::tl2)] = {tl2_repack_256, x86::tl2_prepared_bytes, avx2::tl2_prepare,
@@ -69,7 +76,7 @@ const KernelTable* table_avx512() {
         k.name = "avx512";
         k.quantize_rows = avx512::quantize_rows;
         k.ternary[int(TernaryFamily::i2s)] = {i2s_repack_512, x86::i2s_prepared_bytes, x86::i2s_prepare,
-                                              avx512::i2s_matmul};
+                                              avx512::i2s_matmul, i2s_from_file_512};
         k.ternary[int(TernaryFamily::tl1)] = {tl1_repack_512, x86::tl1_prepared_bytes, avx512::tl1_prepare,
                                               avx512::tl1_matmul};
         k.ternary[int(TernaryFamily::tl2)] = {tl2_repack_512, x86::tl2_prepared_bytes, avx512::tl2_prepare,

@@ -133,6 +133,10 @@ TERN_X86_DECLARE_PROBE
 TERN_X86_DECLARE_QDOT
 TERN_X86_DECLARE_COMMON
 TERN_X86_DECLARE_I2S
+// TernaryKernels::repack_i2s into x86::i2s_repack's layout with `tile_rows`
+// (a multiple of 4) rows per tile; every table here has AVX2.
+bool i2s_repack_from_i2s(const uint8_t* codes, int64_t rows, int64_t cols, float scale, int tile_rows,
+                         PackedTernary& out);
 }  // namespace avx2
 namespace avxvnni {
 TERN_X86_DECLARE_PROBE

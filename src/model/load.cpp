@@ -1,6 +1,7 @@
 // Model::load: bind every tensor by name, check its shape and type, decode the
 // ternary linears from whatever format the file uses into the canonical
-// TernaryMatrix, and repack them once for the active kernel table.
+// TernaryMatrix, and repack them once for the active kernel table (I2_S in
+// one step where the table can: TernaryKernels::repack_i2s).
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -297,9 +298,18 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
         if (i < jobs.size())
             tasks.push_back([&, i](int worker) {
                 const Job& job = jobs[i];
-                kernels::TernaryMatrix& m = scratch[size_t(worker)];
-                decode_linear(f, *job.t, job.rows, job.cols, m);
-                job.dst->w = tk.repack(m);
+                // I2_S into a table that repacks it directly: one pass, no
+                // canonical matrix (anything it declines is decoded, which
+                // says what is wrong).
+                const bool direct =
+                    tk.repack_i2s && job.t->type == uint32_t(GgmlType::I2_S) &&
+                    tk.repack_i2s(job.t->data, job.rows, job.cols,
+                                  kernels::i2s_scale(job.t->data, job.t->n_bytes, job.rows, job.cols), job.dst->w);
+                if (!direct) {
+                    kernels::TernaryMatrix& m = scratch[size_t(worker)];
+                    decode_linear(f, *job.t, job.rows, job.cols, m);
+                    job.dst->w = tk.repack(m);
+                }
                 f.release(*job.t);  // repacked: the file's copy is not read again
             });
     }
