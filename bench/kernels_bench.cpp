@@ -307,7 +307,8 @@ AlignedBuffer& output_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t*
     static std::mutex mu;
     static std::map<int, AlignedBuffer> cache;
     std::lock_guard<std::mutex> lock(mu);
-    *row_bytes = type == GgmlType::F16 ? cols * 2 : type == GgmlType::Q8_0 ? cols / 32 * 34 : cols / 256 * 210;
+    const auto traits = type_traits(uint32_t(type));
+    *row_bytes = cols / traits->block_elems * traits->block_bytes;
     auto& v = cache[int(type)];
     if (v.size() == 0) {
         cache.clear();  // one at a time: these are hundreds of MB
@@ -319,13 +320,15 @@ AlignedBuffer& output_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t*
             if (type == GgmlType::F16) z &= 0xbbffbbffbbffbbffull;  // exponents < 30: finite halves
             std::memcpy(w.data() + i, &z, 8);
         }
-        const int64_t block = type == GgmlType::Q8_0 ? 34 : type == GgmlType::Q6_K ? 210 : 0;
-        const int64_t d_off = type == GgmlType::Q8_0 ? 0 : 208;
+        // Small finite block scales (Q4_K / Q5_K: d and dmin); any other bytes are valid.
+        const int64_t block = type == GgmlType::F16 ? 0 : traits->block_bytes;
+        const int64_t d_off = type == GgmlType::Q6_K ? 208 : 0, n_d = type == GgmlType::Q4_K || type == GgmlType::Q5_K ? 2 : 1;
         if (block)
-            for (size_t b = 0; b + size_t(block) <= w.size(); b += size_t(block)) {
-                const uint16_t d = 0x1c00;  // a small finite scale
-                std::memcpy(w.data() + b + size_t(d_off), &d, 2);
-            }
+            for (size_t b = 0; b + size_t(block) <= w.size(); b += size_t(block))
+                for (int64_t k = 0; k < n_d; ++k) {
+                    const uint16_t d = 0x1c00;
+                    std::memcpy(w.data() + b + size_t(d_off + 2 * k), &d, 2);
+                }
         return w;
     }
     return v;
@@ -419,10 +422,11 @@ int register_all() {
             }
         }
     for (const KernelTable* T : tables)
-        for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K})
+        for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::Q4_K, GgmlType::Q5_K})
             for (bool float_path : {false, true})
             for (int64_t n : {1, 8, 16}) {
-                if (float_path && type == GgmlType::F16) continue;  // F16 has only the float path
+                // F16, Q4_K and Q5_K have only the float path
+                if (float_path && (type == GgmlType::F16 || type == GgmlType::Q4_K || type == GgmlType::Q5_K)) continue;
                 if (!all && ((n != 1 && n != 8) || float_path)) continue;
                 for (int th : {1, 2}) {
                     const std::string name = std::string(float_path ? "output-f32/" : "output/") + T->name + "/" +

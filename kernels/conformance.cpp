@@ -477,6 +477,16 @@ std::vector<uint8_t> float_rows(Check& c, GgmlType type, int64_t rows, int64_t c
             case GgmlType::Q6_K:  // any bytes are valid blocks; keep d finite
                 for (int64_t b = 0; b < cols / 256; ++b) put16(row + 210 * b + 208, f32_to_fp16(std::fabs(c.normal(1.0f)) * 0.001f));
                 break;
+            case GgmlType::Q4_K:  // likewise: d and dmin finite, now and then one of them 0 or negative
+            case GgmlType::Q5_K:
+                for (int64_t b = 0; b < cols / 256; ++b) {
+                    uint8_t* blk = row + (type == GgmlType::Q4_K ? 144 : 176) * b;
+                    for (int k = 0; k < 2; ++k) {
+                        const int pick = int(c.irand(0, 9));
+                        put16(blk + 2 * k, f32_to_fp16(pick == 0 ? 0.0f : (pick == 1 ? -1.0f : 1.0f) * std::fabs(c.normal(1.0f)) * 0.001f));
+                    }
+                }
+                break;
             default:
                 break;
         }
@@ -857,7 +867,8 @@ std::vector<ConformanceCase> make_cases() {
         out.push_back({family_name(fam), "extreme values", [fam](Check& c, CaseSize s) { ternary_extremes(c, s, fam); }});
     }
     out.push_back({family_name(TernaryFamily::i2s), "from I2_S bytes", i2s_from_file});
-    const GgmlType float_types[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q6_K};
+    const GgmlType float_types[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
+                                    GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
     for (GgmlType t : float_types)
         out.push_back({"float_matmul", tname(t), [t](Check& c, CaseSize s) { float_matmul_case(c, s, t); }});
     out.push_back({"float_matmul", "unsupported types", float_matmul_errors});

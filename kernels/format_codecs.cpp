@@ -73,6 +73,18 @@ void encode_row_q6_k(const float* x, uint8_t* out, int64_t n) {
     std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ6_K));
 }
 
+void encode_row_q4_k(const float* x, uint8_t* out, int64_t n) {
+    std::vector<BlockQ4_K> blocks(size_t(n / 256));
+    quantize_row_q4_k(x, blocks.data(), n);
+    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ4_K));
+}
+
+void encode_row_q5_k(const float* x, uint8_t* out, int64_t n) {
+    std::vector<BlockQ5_K> blocks(size_t(n / 256));
+    quantize_row_q5_k(x, blocks.data(), n);
+    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ5_K));
+}
+
 constexpr FormatCodec kCodecs[] = {
     // type            embedding decode_linear                            encode_linear      encode_row       file_type
     {GgmlType::I2_S,  false, decode_i2s_into,                         encode_i2s,        nullptr,         40},
@@ -82,6 +94,8 @@ constexpr FormatCodec kCodecs[] = {
     {GgmlType::F16,   true,  decode_float_linear<GgmlType::F16>,  encode_f16_linear, encode_row_f16,  1},
     {GgmlType::BF16,  true,  decode_float_linear<GgmlType::BF16>, nullptr,           nullptr,         0},
     {GgmlType::Q8_0,  true,  nullptr,                                 nullptr,           encode_row_q8_0, 0},
+    {GgmlType::Q4_K,  true,  nullptr,                                 nullptr,           encode_row_q4_k, 0},
+    {GgmlType::Q5_K,  true,  nullptr,                                 nullptr,           encode_row_q5_k, 0},
     {GgmlType::Q6_K,  true,  nullptr,                                 nullptr,           encode_row_q6_k, 0},
 };
 

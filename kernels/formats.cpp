@@ -44,7 +44,7 @@ constexpr TypeTraits kTypes[] = {
 };
 
 // Must match the block structs in formats.h.
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockTQ1_0) == 54 && sizeof(BlockTQ2_0) == 66);
 
 uint32_t bits_of(float f) {

@@ -69,6 +69,43 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210);
 
+// ggml's Q4_K and Q5_K super-blocks of 256: 8 sub-blocks of 32 elements, each
+// with a 6-bit scale and a 6-bit min packed into scales[12] (k_scale_min).
+// Element 64p + 32s + l (p < 4, s < 2, l < 32) is in sub-block 2p + s; its low
+// 4 bits are qs[32p + l]'s low (s = 0) or high (s = 1) nibble and, in Q5_K,
+// bit 2p + s of qh[l] is its fifth bit. Value: (d * sc) * q - (dmin * m).
+struct BlockQ4_K {
+    uint16_t d;     // fp16 super-block scale of the scales
+    uint16_t dmin;  // fp16 super-block scale of the mins
+    uint8_t scales[12];
+    uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ4_K) == 144);
+
+struct BlockQ5_K {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];  // fifth bits
+    uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_K) == 176);
+
+// Scale and min of sub-block j (< 8) of a Q4_K / Q5_K block: bytes 0-3 hold
+// the scales of sub-blocks 0-3 in their low 6 bits, bytes 4-7 their mins;
+// sub-blocks 4-7 take their low 4 bits from the nibbles of bytes 8-11 (scale
+// low, min high) and their top 2 bits from bits 6-7 of bytes 0-3 (scale) and
+// 4-7 (min).
+inline void k_scale_min(const uint8_t* scales, int j, int& sc, int& m) {
+    if (j < 4) {
+        sc = scales[j] & 63;
+        m = scales[j + 4] & 63;
+    } else {
+        sc = (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
+        m = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+    }
+}
+
 struct BlockTQ1_0 {
     uint8_t qs[48];  // 5 trits per byte (base 3, scaled to a byte)
     uint8_t qh[4];   // 4 trits per byte

@@ -556,4 +556,75 @@ void quantize_row_q6_k(const float* x, BlockQ6_K* y, int64_t k) {
     }
 }
 
+// ---------------------------------------------------------------- Q4_K / Q5_K
+
+namespace {
+
+// Sub-block j's 6-bit scale and min into the 12 packed bytes (k_scale_min's inverse).
+void put_scale_min(uint8_t* scales, int j, int sc, int m) {
+    if (j < 4) {
+        scales[j] = uint8_t((scales[j] & 0xC0) | sc);
+        scales[j + 4] = uint8_t((scales[j + 4] & 0xC0) | m);
+    } else {
+        scales[j + 4] = uint8_t((sc & 0xF) | ((m & 0xF) << 4));
+        scales[j - 4] = uint8_t((scales[j - 4] & 0x3F) | ((sc >> 4) << 6));
+        scales[j] = uint8_t((scales[j] & 0x3F) | ((m >> 4) << 6));
+    }
+}
+
+// One block of 256 with `levels` codes (16 or 32): per sub-block of 32 the
+// range [-min, max] (min >= 0: zero is always representable) on the codes,
+// its scale and min quantized to 6 bits against the fp16 super-block scales,
+// then each element rounded against the quantized pair.
+template <class B>
+void quantize_k_block(const float* x, B& out, int levels) {
+    float scale[8], minv[8], smax = 0.0f, mmax = 0.0f;
+    for (int j = 0; j < 8; ++j) {
+        float lo = 0.0f, hi = 0.0f;
+        for (int i = 0; i < 32; ++i) {
+            const float v = x[32 * j + i];
+            if (!std::isfinite(v)) continue;
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        minv[j] = -lo;
+        scale[j] = (hi - lo) / float(levels - 1);
+        smax = std::max(smax, scale[j]);
+        mmax = std::max(mmax, minv[j]);
+    }
+    std::memset(&out, 0, sizeof out);
+    out.d = f32_to_fp16(smax / 63.0f);
+    out.dmin = f32_to_fp16(mmax / 63.0f);
+    const float d = fp16_to_f32(out.d), dmin = fp16_to_f32(out.dmin);
+    for (int j = 0; j < 8; ++j) {
+        // The min rounded up (the lowest value must stay reachable), the scale to nearest.
+        const int m = dmin > 0.0f ? std::min(63, int(std::ceil(minv[j] / dmin))) : 0;
+        const int sc = d > 0.0f ? std::clamp(int(round_even(scale[j] / d)), 0, 63) : 0;
+        put_scale_min(out.scales, j, sc, m);
+        const float step = d * float(sc), offset = dmin * float(m);
+        const float inv = step > 0.0f ? 1.0f / step : 0.0f;
+        const int p = j / 2, sh = j % 2;
+        for (int i = 0; i < 32; ++i) {
+            const float v = x[32 * j + i];
+            float q = round_even((std::isfinite(v) ? v + offset : offset) * inv);
+            q = std::clamp(q, 0.0f, float(levels - 1));
+            const int qi = int(q);
+            out.qs[32 * p + i] |= uint8_t((qi & 0xF) << (4 * sh));
+            if constexpr (sizeof(B) == sizeof(BlockQ5_K)) out.qh[i] |= uint8_t((qi >> 4) << j);
+        }
+    }
+}
+
+}  // namespace
+
+void quantize_row_q4_k(const float* x, BlockQ4_K* y, int64_t k) {
+    if (k < 0 || k % 256 != 0) throw Error("Q4_K: row length " + std::to_string(k) + " is not a multiple of 256");
+    for (int64_t b = 0; b < k / 256; ++b) quantize_k_block(x + b * 256, y[b], 16);
+}
+
+void quantize_row_q5_k(const float* x, BlockQ5_K* y, int64_t k) {
+    if (k < 0 || k % 256 != 0) throw Error("Q5_K: row length " + std::to_string(k) + " is not a multiple of 256");
+    for (int64_t b = 0; b < k / 256; ++b) quantize_k_block(x + b * 256, y[b], 32);
+}
+
 }  // namespace tern::kernels

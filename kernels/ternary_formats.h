@@ -103,6 +103,17 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t k);
 // scale. k % 256 == 0 else tern::Error; NaN inputs give q = 0.
 void quantize_row_q6_k(const float* x, BlockQ6_K* y, int64_t k);
 
+// ---------------------------------------------------------------- Q4_K / Q5_K
+
+// tern's own Q4_K / Q5_K quantizers (`--output-type q4_k|q5_k`; layout in
+// formats.h): per sub-block of 32, the range [min(x, 0), max(x, 0)] spread over
+// the 16 / 32 codes, scale and min quantized to 6 bits against fp16
+// super-block scales (the min rounded up), every element rounded to nearest.
+// Plain, not llama.cpp's search. k % 256 == 0 else tern::Error; NaN and
+// infinite inputs give the code of 0.
+void quantize_row_q4_k(const float* x, BlockQ4_K* y, int64_t k);
+void quantize_row_q5_k(const float* x, BlockQ5_K* y, int64_t k);
+
 // ---------------------------------------------------------------- the format table
 
 // What tern does with each weight type, in one place (SPEC §5): the roles a

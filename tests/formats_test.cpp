@@ -304,5 +304,35 @@ TEST(FormatQ6_K, ZerosNansAndBadLengths) {
     EXPECT_THROW(kernels::quantize_row_q6_k(x.data(), &q, 255), Error);
 }
 
+// tern's Q4_K / Q5_K quantizers: Gaussian rows come back within the format's
+// resolution (16 / 32 levels over each sub-block's range: 7.8 / 3.8 % RMS
+// here), every element within about a level, zeros exactly; NaN reads as 0; lengths are checked.
+template <class B>
+void k_quant_round_trip(GgmlType type, void (*quantize)(const float*, B*, int64_t), double max_rel_rms, double max_err) {
+    std::mt19937 rng(9);
+    std::normal_distribution<float> nd(0.0f, 0.3f);
+    std::vector<float> x(256 * 40), back(x.size());
+    for (auto& v : x) v = nd(rng);
+    for (int i = 0; i < 32; ++i) x[size_t(256 * 3 + i)] = 0.0f;  // a sub-block of zeros
+    x[5] = std::nanf("");
+    std::vector<B> q(40);
+    quantize(x.data(), q.data(), int64_t(x.size()));
+    kernels::ref::dequantize_row(type, reinterpret_cast<const uint8_t*>(q.data()), back.data(), int64_t(x.size()));
+    double err = 0, sum = 0, worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        if (i == 5) continue;
+        err += double(back[i] - x[i]) * (back[i] - x[i]);
+        sum += double(x[i]) * x[i];
+        worst = std::max(worst, double(std::fabs(back[i] - x[i])));
+    }
+    EXPECT_LT(std::sqrt(err / sum), max_rel_rms) << type_name(uint32_t(type));
+    EXPECT_LT(worst, max_err) << type_name(uint32_t(type));  // about one level of a ~1.8-wide range
+    for (int i = 0; i < 32; ++i) EXPECT_EQ(back[size_t(256 * 3 + i)], 0.0f) << i;
+    EXPECT_THROW(quantize(x.data(), q.data(), 255), Error);
+}
+
+TEST(FormatQ4_K, RandomRowsDequantizeClose) { k_quant_round_trip<BlockQ4_K>(GgmlType::Q4_K, kernels::quantize_row_q4_k, 0.085, 0.09); }
+TEST(FormatQ5_K, RandomRowsDequantizeClose) { k_quant_round_trip<BlockQ5_K>(GgmlType::Q5_K, kernels::quantize_row_q5_k, 0.042, 0.045); }
+
 }  // namespace
 }  // namespace tern

@@ -214,12 +214,12 @@ TEST(KernelsX86, ForwardPassOnEveryTableEqualsRef) {
     }
 }
 
-// Quantized output matrices (qdot) in a whole forward pass: tiny bitnet-25
-// models with a Q6_K and a Q8_0 tied embedding, every table, prefill and
+// Quantized output matrices in a whole forward pass: tiny bitnet-25 models
+// with a Q6_K, Q8_0 (qdot), Q4_K or Q5_K (float) tied embedding, every table, prefill and
 // decode kernels, equal ref bit for bit. (The golden models with Q8_0 heads
 // check closeness to the float64 reference in forward_test.)
 TEST(KernelsX86, ForwardPassQuantizedOutputEveryTableEqualsRef) {
-    for (GgmlType type : {GgmlType::Q6_K, GgmlType::Q8_0}) {
+    for (GgmlType type : {GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K}) {
         SCOPED_TRACE(type_name(uint32_t(type)));
         test::TinyShape shape;
         shape.embd_type = uint32_t(type);

@@ -384,6 +384,49 @@ TEST(RefFloat, Q6KHandBuiltBlock) {
     for (int i = 0; i < 256; ++i) EXPECT_FALSE(std::isnan(y[i])) << i;
 }
 
+// Q4_K and Q5_K blocks built by hand (the same scales, mins and low bits; Q5_K
+// adds two fifth bits): elements checked against values worked out on paper.
+TEST(RefFloat, Q4KAndQ5KHandBuiltBlocks) {
+    uint8_t scales[12] = {};
+    scales[0] = 5;            // sub-block 0: scale 5
+    scales[4] = 3;            //              min 3
+    scales[1] = 0b01000010;   // sub-block 1: scale 2; bits 6-7: sub-block 5's scale bits 4-5 = 1
+    scales[5] = 0b10000001;   //              min 1;   bits 6-7: sub-block 5's min bits 4-5 = 2
+    scales[8] = 0x21;         // sub-block 4: scale 1, min 2
+    scales[9] = 0x37;         // sub-block 5: scale 7 | 1 << 4 = 23, min 3 | 2 << 4 = 35
+    BlockQ4_K b4;
+    BlockQ5_K b5;
+    std::memset(&b4, 0, sizeof b4);
+    std::memset(&b5, 0, sizeof b5);
+    b4.d = b5.d = f32_to_fp16(0.5f);
+    b4.dmin = b5.dmin = f32_to_fp16(0.25f);
+    std::memcpy(b4.scales, scales, 12);
+    std::memcpy(b5.scales, scales, 12);
+    for (uint8_t* qs : {b4.qs, b5.qs}) {
+        qs[0] = 0x9C;           // element 0 (sub-block 0): 12; element 32 (sub-block 1): 9
+        qs[2 * 32 + 5] = 0x4F;  // element 128 + 5 (sub-block 4): 15; element 160 + 5 (sub-block 5): 4
+    }
+    b5.qh[0] = 0b00000010;  // element 32: fifth bit (sub-block 1 = bit 1)
+    b5.qh[5] = 0b00100000;  // element 165: fifth bit (sub-block 5 = bit 5)
+    float y4[256], y5[256];
+    std::fill(y4, y4 + 256, std::nanf(""));
+    std::fill(y5, y5 + 256, std::nanf(""));
+    T().dequantize_row(GgmlType::Q4_K, reinterpret_cast<const uint8_t*>(&b4), y4, 256);
+    T().dequantize_row(GgmlType::Q5_K, reinterpret_cast<const uint8_t*>(&b5), y5, 256);
+    // value = (d * scale) * q - dmin * min
+    EXPECT_EQ(y4[0], 2.5f * 12 - 0.75f);
+    EXPECT_EQ(y4[1], -0.75f);              // q 0
+    EXPECT_EQ(y4[32], 1.0f * 9 - 0.25f);
+    EXPECT_EQ(y4[133], 0.5f * 15 - 0.5f);
+    EXPECT_EQ(y4[165], 11.5f * 4 - 8.75f);
+    EXPECT_EQ(y4[255], 0.0f);              // sub-block 7: scale 0, min 0
+    EXPECT_EQ(y5[0], y4[0]);
+    EXPECT_EQ(y5[32], 1.0f * (9 + 16) - 0.25f);
+    EXPECT_EQ(y5[133], y4[133]);
+    EXPECT_EQ(y5[165], 11.5f * (4 + 16) - 8.75f);
+    for (int i = 0; i < 256; ++i) EXPECT_FALSE(std::isnan(y4[i]) || std::isnan(y5[i])) << i;
+}
+
 // One weight matrix in every supported type, the same values where the type
 // can hold them; float_matmul equals the documented 16-lane float dot over
 // dequantize_row (ref.h), and is close to a double dot.

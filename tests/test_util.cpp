@@ -167,10 +167,20 @@ void write_bitnet_cpp_style_gguf(const std::string& path, const TinyShape& s, ui
             const uint16_t d = f32_to_fp16(2.5e-5f);
             std::memcpy(&embd[b + 208], &d, 2);
         }
+    } else if (s.embd_type == uint32_t(GgmlType::Q4_K) || s.embd_type == uint32_t(GgmlType::Q5_K)) {
+        // Gaussian rows through tern's own quantizer (every sub-block has a min and a scale).
+        const kernels::FormatCodec* codec = kernels::format_codec(s.embd_type);
+        const int64_t row_bytes = H / 256 * (s.embd_type == uint32_t(GgmlType::Q4_K) ? 144 : 176);
+        std::vector<float> row(static_cast<size_t>(H));
+        embd.resize(size_t(s.vocab * row_bytes));
+        for (int64_t r = 0; r < s.vocab; ++r) {
+            for (auto& v : row) v = 0.02f * normal(rng);
+            codec->encode_row(row.data(), embd.data() + r * row_bytes, H);
+        }
     } else if (s.embd_type == uint32_t(GgmlType::F16)) {
         embd = f16_tensor(H * s.vocab);
     } else {
-        throw std::invalid_argument("write_bitnet_cpp_style_gguf: embd_type must be F16, Q8_0 or Q6_K");
+        throw std::invalid_argument("write_bitnet_cpp_style_gguf: embd_type must be F16, Q8_0, Q4_K, Q5_K or Q6_K");
     }
     w.add_tensor("token_embd.weight", {H, s.vocab}, s.embd_type, std::move(embd));
     w.add_tensor("output_norm.weight", {H}, F32, norm(H));

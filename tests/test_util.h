@@ -42,7 +42,7 @@ void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 // Shape of a small BitNet model for file-level tests.
 struct TinyShape {
     int64_t vocab = 320, hidden = 256, ffn = 512, layers = 2, heads = 4, kv_heads = 2, context = 256;
-    uint32_t embd_type = 1;  // token_embd (tied output): F16 (1), Q8_0 (8) or Q6_K (14, random valid blocks)
+    uint32_t embd_type = 1;  // token_embd (tied output): F16 (1), Q8_0 (8), Q4_K (12), Q5_K (13) or Q6_K (14, random valid blocks)
 };
 
 // Writes a GGUF laid out as bitnet.cpp's converter writes 2B4T: arch

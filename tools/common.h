@@ -18,7 +18,7 @@ namespace tern::cli {
 
 // --output-type's help, the same for every command that loads a model.
 inline constexpr const char* kOutputTypeHelp =
-    "Requantize the output matrix at load: f32, f16, q8_0 or q6_k (default: the file's own type). "
+    "Requantize the output matrix at load: f32, f16, q8_0, q4_k, q5_k or q6_k (default: the file's own type). "
     "Faster generation from an F16 output without re-converting; the logits change a little";
 
 struct ModelOpts {

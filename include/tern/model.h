@@ -49,8 +49,8 @@ struct LoadOptions {
     std::optional<KernelFamily> kernel;  // unset: the fastest family for the table
     std::string table;              // kernel table by name ("ref", "avx2", ...); "" = TERN_ISA or the best
     int n_threads = 0;              // threads used to repack at load (0 = all)
-    // The output matrix requantized at load into "f32", "f16", "q8_0" or
-    // "q6_k" (speed without re-converting; the logits change a little);
+    // The output matrix requantized at load into "f32", "f16", "q8_0",
+    // "q4_k", "q5_k" or "q6_k" (speed without re-converting; the logits change a little);
     // "" = the file's own type.
     std::string output_type;
 };

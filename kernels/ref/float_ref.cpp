@@ -40,6 +40,34 @@ void dequantize_q6_k(const BlockQ6_K* blocks, float* y, int64_t nb) {
     }
 }
 
+// Q4_K (q5 false) or Q5_K, layout in formats.h: (d * sc) * q - (dmin * m),
+// the order ggml evaluates it in.
+template <class B>
+void dequantize_k_block(const B& b, float* y) {
+    constexpr bool q5 = sizeof(B) == sizeof(BlockQ5_K);
+    const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
+    for (int p = 0; p < 4; ++p)
+        for (int s = 0; s < 2; ++s) {
+            int sc, m;
+            k_scale_min(b.scales, 2 * p + s, sc, m);
+            const float d1 = d * float(sc), m1 = dmin * float(m);
+            for (int l = 0; l < 32; ++l) {
+                int q = (b.qs[32 * p + l] >> (4 * s)) & 0xF;
+                if constexpr (q5) q |= ((b.qh[l] >> (2 * p + s)) & 1) << 4;
+                y[64 * p + 32 * s + l] = d1 * float(q) - m1;
+            }
+        }
+}
+
+template <class B>
+void dequantize_k_row(const uint8_t* src, float* dst, int64_t cols) {
+    for (int64_t i = 0; i < cols / 256; ++i) {
+        B b;
+        std::memcpy(&b, src + i * int64_t(sizeof b), sizeof b);  // rows are only 2-byte aligned
+        dequantize_k_block(b, dst + i * 256);
+    }
+}
+
 void need_multiple(GgmlType type, int64_t cols, int64_t block) {
     if (cols % block != 0)
         throw Error(std::string(type_name(uint32_t(type))) + " row of " + std::to_string(cols) +
@@ -81,9 +109,15 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t cols)
             }
             return;
         }
+        case GgmlType::Q4_K:
+            need_multiple(type, cols, 256);
+            return dequantize_k_row<BlockQ4_K>(src, dst, cols);
+        case GgmlType::Q5_K:
+            need_multiple(type, cols, 256);
+            return dequantize_k_row<BlockQ5_K>(src, dst, cols);
         default:
             throw Error(std::string("no full-precision kernel for tensor type ") + type_name(uint32_t(type)) +
-                        " (supported: F32, F16, BF16, Q8_0, Q6_K)");
+                        " (supported: F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K)");
     }
 }
 

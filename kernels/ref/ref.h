@@ -61,7 +61,7 @@ void tl2_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_co
 void tl2_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
                 int64_t row_begin, int64_t row_end);
 
-// ---- full-precision weights (F32, F16, BF16, Q8_0, Q6_K). Other types throw tern::Error.
+// ---- full-precision weights (F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K). Other types throw tern::Error.
 // The summation order is part of the contract, so SIMD tables can equal it bit
 // for bit while reading at memory speed: each output keeps kFloatLanes = 16
 // float partial sums, all +0.0f at first; for j = 0 .. cols-1 in order,

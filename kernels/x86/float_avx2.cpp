@@ -135,6 +135,33 @@ struct LoadQ6_K {
     }
 };
 
+// Q4_K (Q5 false) / Q5_K: step c is half c % 2 of sub-block j = (c / 2) % 8
+// of block c / 16 (layout in formats.h), as ref's (d * sc) * q - (dmin * m).
+template <bool Q5>
+struct LoadK {
+    static constexpr int kBlock = Q5 ? 176 : 144, kQs = Q5 ? 48 : 16;
+    static constexpr int kVecs = 1, kStepBytes = kBlock / 16, kElemBytes = 0;
+    static void full(const uint8_t* row, int64_t c, V16* out) {
+        const uint8_t* b = row + (c / 16) * kBlock;
+        const int j = int(c % 16) / 2, half = int(c % 2), p = j / 2, s = j % 2;
+        int sc, m;
+        k_scale_min(b + 4, j, sc, m);
+        const __m256 d1 = _mm256_set1_ps(half_to_float(b) * float(sc));
+        const __m256 m1 = _mm256_set1_ps(half_to_float(b + 2) * float(m));
+        __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kQs + 32 * p + 16 * half));
+        q = _mm_and_si128(s ? _mm_srli_epi16(q, 4) : q, _mm_set1_epi8(0x0f));
+        if constexpr (Q5) {
+            const __m128i qh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 + 16 * half));
+            const __m128i bit = _mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(j)), _mm_set1_epi8(1));
+            q = _mm_or_si128(q, _mm_slli_epi16(bit, 4));
+        }
+        out[0] = {_mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q))), m1),
+                  _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q, 8)))), m1)};
+    }
+};
+using LoadQ4_K = LoadK<false>;
+using LoadQ5_K = LoadK<true>;
+
 }  // namespace
 
 #include "kernels/x86/float_kernel.inc"

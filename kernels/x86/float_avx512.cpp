@@ -135,6 +135,34 @@ struct LoadQ6_K {
     static __m512 part(const uint8_t*, int64_t, __mmask16) { return _mm512_setzero_ps(); }  // never: whole blocks
 };
 
+// Q4_K (Q5 false) / Q5_K: step c is sub-block j = c % 8 of block c / 8, its 32
+// elements (layout in formats.h) as ref's (d * sc) * q - (dmin * m).
+template <bool Q5>
+struct LoadK {
+    static constexpr int kBlock = Q5 ? 176 : 144, kQs = Q5 ? 48 : 16;
+    static constexpr int kVecs = 2, kStepBytes = kBlock / 8;  // (prefetch distance only)
+    static void full(const uint8_t* row, int64_t c, __m512* out) {
+        const uint8_t* b = row + (c / 8) * kBlock;
+        const int j = int(c % 8), p = j / 2, s = j % 2;
+        int sc, m;
+        k_scale_min(b + 4, j, sc, m);
+        const __m512 d1 = _mm512_set1_ps(half_to_float(b) * float(sc));
+        const __m512 m1 = _mm512_set1_ps(half_to_float(b + 2) * float(m));
+        __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + kQs + 32 * p));
+        q = _mm256_and_si256(s ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0f));
+        if constexpr (Q5) {
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+            const __m256i bit = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(j)), _mm256_set1_epi8(1));
+            q = _mm256_or_si256(q, _mm256_slli_epi16(bit, 4));
+        }
+        out[0] = _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(q)))), m1);
+        out[1] = _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(q, 1)))), m1);
+    }
+    static __m512 part(const uint8_t*, int64_t, __mmask16) { return _mm512_setzero_ps(); }  // never: whole blocks
+};
+using LoadQ4_K = LoadK<false>;
+using LoadQ5_K = LoadK<true>;
+
 }  // namespace
 
 #include "kernels/x86/float_kernel.inc"

@@ -1,7 +1,7 @@
 // Writes a random BitNet GGUF in bitnet.cpp's layout (arch bitnet-25, I2_S
 // linears, F16 embedding): the quick start's demo file until a trained model
 // is bundled, and (--preset 2b4t) a 2B4T-shape file for speed measurements;
-// --embd-type q8_0|q6_k writes the tied embedding / output matrix in that type
+// --embd-type q8_0|q4_k|q5_k|q6_k writes the tied embedding / output matrix in that type
 // (random valid blocks), as llama.cpp's quantizers do.
 #include <cctype>
 #include <cstdio>
@@ -14,7 +14,7 @@
 
 int main(int argc, char** argv) {
     auto usage = [&] {
-        std::fprintf(stderr, "usage: %s OUT.gguf [--preset tiny|2b4t] [--embd-type f16|q8_0|q6_k]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s OUT.gguf [--preset tiny|2b4t] [--embd-type f16|q8_0|q4_k|q5_k|q6_k]\n", argv[0]);
         return 2;
     };
     if (argc < 2 || argc % 2 != 0 || argv[1][0] == '-') return usage();
@@ -32,15 +32,15 @@ int main(int argc, char** argv) {
                 return 2;
             }
         } else if (opt == "--embd-type") {
-            // The types TinyShape writes (F16, Q8_0, Q6_K), by their GGML names in lower case.
+            // The types TinyShape writes (F16, Q8_0, Q4_K, Q5_K, Q6_K), by their GGML names in lower case.
             bool known = false;
-            for (uint32_t type : {1u, 8u, 14u}) {
+            for (uint32_t type : {1u, 8u, 12u, 13u, 14u}) {
                 std::string name = tern::ggml_type_name(type);
                 for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
                 if (val == name) shape.embd_type = type, known = true;
             }
             if (!known) {
-                std::fprintf(stderr, "unknown --embd-type %s (f16, q8_0, q6_k)\n", val.c_str());
+                std::fprintf(stderr, "unknown --embd-type %s (f16, q8_0, q4_k, q5_k, q6_k)\n", val.c_str());
                 return 2;
             }
         } else {
