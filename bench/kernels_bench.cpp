@@ -12,7 +12,7 @@
 //   output/TABLE/TYPE/128256x2560/N:n/threads:T
 //                                     the 2B4T output projection as the forward
 //                                     pass runs it (F16: float_matmul; Q8_0,
-//                                     Q6_K: qdot_prepare + qdot_matmul)
+//                                     Q4_K, Q5_K, Q6_K: qdot_prepare + qdot_matmul)
 //   output-f32/TABLE/TYPE/...         Q8_0 / Q6_K through float_matmul (before qdot)
 // Counters: GB/s of weight bytes, GMAC/s (ternary MACs = rows*cols*N), and the
 // same as % of the probes measured in this process (pct_bw, pct_peak), so
@@ -425,8 +425,7 @@ int register_all() {
         for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::Q4_K, GgmlType::Q5_K})
             for (bool float_path : {false, true})
             for (int64_t n : {1, 8, 16}) {
-                // F16, Q4_K and Q5_K have only the float path
-                if (float_path && (type == GgmlType::F16 || type == GgmlType::Q4_K || type == GgmlType::Q5_K)) continue;
+                if (float_path && type == GgmlType::F16) continue;  // F16 has only the float path
                 if (!all && ((n != 1 && n != 8) || float_path)) continue;
                 for (int th : {1, 2}) {
                     const std::string name = std::string(float_path ? "output-f32/" : "output/") + T->name + "/" +

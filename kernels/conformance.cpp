@@ -674,18 +674,31 @@ void qdot_case(Check& c, CaseSize size, GgmlType type) {
             const int64_t row_bytes = natural_row_bytes(type, cols) + c.irand(0, 1) * 2;
             const auto base = float_rows(c, type, rows, cols, row_bytes);
             for (int64_t n : ns) {
-                const bool extreme = type == GgmlType::Q6_K && n == 2;
+                const bool kq = type == GgmlType::Q4_K || type == GgmlType::Q5_K;
+                const bool extreme = (type == GgmlType::Q6_K || kq) && n == 2;
+                const int64_t bb = natural_row_bytes(type, 256);  // bytes per block
                 const int64_t x_stride = cols + c.irand(0, 3), y_stride = rows + 2, stride = qdot_prepared_bytes(cols);
                 auto x = float_acts(c, n, cols, x_stride, 2.0f);
                 std::vector<uint8_t> w = base;
+                // The largest products: Q6_K every weight -128 * -32 = 4096; Q4_K / Q5_K every
+                // code 15 / 31 at scale 63 (w = 945 / 1953), every min 63 (dmin 0.0005).
+                const double wmax = type == GgmlType::Q6_K ? 4096.0 : type == GgmlType::Q4_K ? 945.0 : 1953.0;
+                auto block_d = [&](int64_t r, int64_t b) { return 0.001f * float(1 + (r * (cols / 256) + b) % 5); };
                 if (extreme) {
                     for (int64_t r = 0; r < rows; ++r)
                         for (int64_t b = 0; b < cols / 256; ++b) {
-                            uint8_t* blk = w.data() + r * row_bytes + b * 210;
-                            std::memset(blk, 0, 192);
-                            std::memset(blk + 192, 0x80, 16);
-                            const uint16_t d = f32_to_fp16(0.001f * float(1 + (r * (cols / 256) + b) % 5));
-                            std::memcpy(blk + 208, &d, 2);
+                            uint8_t* blk = w.data() + r * row_bytes + b * bb;
+                            const uint16_t d = f32_to_fp16(block_d(r, b));
+                            if (kq) {
+                                const uint16_t dmin = f32_to_fp16(0.0005f);
+                                std::memset(blk, 0xff, size_t(bb));  // scales and mins 63, codes 15 (31)
+                                std::memcpy(blk, &d, 2);
+                                std::memcpy(blk + 2, &dmin, 2);
+                            } else {
+                                std::memset(blk, 0, 192);
+                                std::memset(blk + 192, 0x80, 16);
+                                std::memcpy(blk + 208, &d, 2);
+                            }
                         }
                     for (int64_t j = 0; j < cols; ++j) x[size_t(j)] = 3.0f, x[size_t(x_stride + j)] = -3.0f;
                 }
@@ -697,13 +710,13 @@ void qdot_case(Check& c, CaseSize size, GgmlType type) {
                 expect_same(c, got_prep.data(), want_prep.data(), n * stride, stride, what + " qdot_prepare", "byte");
                 std::vector<float> full_y(size_t(n * y_stride), std::nanf(""));
                 ref::qdot_matmul(type, w.data(), row_bytes, cols, want_prep.data(), n, full_y.data(), y_stride, 0, rows);
-                if (extreme) {  // token 0: sum over blocks of 4096 * 32767 * 256 * d / s
-                    const double s = double(32767.0f / 3.0f);
+                if (extreme) {  // token 0: sum over blocks of (wmax * d - mins) * 32767 * 256 / s
+                    const double s = double(32767.0f / 3.0f), dmin = kq ? double(fp16_to_f32(f32_to_fp16(0.0005f))) : 0.0;
                     for (int64_t r = 0; r < rows; ++r) {
                         double expect = 0;
                         for (int64_t b = 0; b < cols / 256; ++b)
-                            expect += 4096.0 * 32767.0 * 256.0 *
-                                      double(fp16_to_f32(f32_to_fp16(0.001f * float(1 + (r * (cols / 256) + b) % 5)))) / s;
+                            expect += (wmax * double(fp16_to_f32(f32_to_fp16(block_d(r, b)))) - 63.0 * dmin) * 32767.0 *
+                                      256.0 / s;
                         c.expect(std::fabs(double(full_y[size_t(r)]) - expect) <= 1e-5 * expect,
                                  cat(what, ": ref row ", r, " = ", full_y[size_t(r)], ", closed form ", expect));
                     }
@@ -877,7 +890,7 @@ std::vector<ConformanceCase> make_cases() {
     out.push_back({"dequantize_row", "all halves", dequantize_all_halves});
     out.push_back({"dequantize_row", "block scales", dequantize_block_scales});
     out.push_back({"dequantize_row", "unsupported types", dequantize_errors});
-    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q6_K})
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::Q4_K, GgmlType::Q5_K})
         out.push_back({"qdot", tname(t), [t](Check& c, CaseSize s) { qdot_case(c, s, t); }});
     out.push_back({"qdot", "unsupported types", qdot_errors});
     out.push_back({"attention", "scores", attention_scores});

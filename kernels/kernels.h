@@ -101,7 +101,7 @@ struct KernelTable {
     // One row of such a matrix to f32 (embedding lookup).
     void (*dequantize_row)(GgmlType type, const uint8_t* src, float* dst, int64_t cols) = nullptr;
 
-    // Quantized output matrices (Q8_0, Q6_K) at memory speed (SPEC §2, arithmetic in ref.h):
+    // Quantized output matrices (Q8_0, Q4_K, Q5_K, Q6_K) at memory speed (SPEC §2, arithmetic in ref.h):
     // qdot_prepare quantizes each f32 activation row once to int16 with one
     // scale per token (qdot_prepared_bytes(cols) per token, 64-byte aligned);
     // qdot_matmul runs integer dot products against the blocks as stored:
@@ -141,13 +141,19 @@ struct KernelTable {
 };
 
 // Prepared activations of qdot_*: per token a 64-byte header (the float scale s
-// first), then int16 a[cols], zero-padded to 64 bytes. |a| <= kQdotMax.
+// first), then int16 a[cols], zero-padded to 64 bytes, then int32 sums of a
+// over each 32 elements (ceil(cols / 32) of them, for the Q4_K / Q5_K mins),
+// zero-padded to 64 bytes. |a| <= kQdotMax.
 inline constexpr int64_t kQdotHeader = 64;
 inline constexpr int kQdotMax = 32767;
-inline constexpr int64_t qdot_prepared_bytes(int64_t cols) { return kQdotHeader + (2 * cols + 63) / 64 * 64; }
+inline constexpr int64_t qdot_sums_offset(int64_t cols) { return kQdotHeader + (2 * cols + 63) / 64 * 64; }
+inline constexpr int64_t qdot_prepared_bytes(int64_t cols) {
+    return qdot_sums_offset(cols) + (4 * ((cols + 31) / 32) + 63) / 64 * 64;
+}
 // The types and row lengths qdot_matmul takes (whole blocks).
 inline bool qdot_supports(GgmlType type, int64_t cols) {
-    return (type == GgmlType::Q8_0 && cols % 32 == 0) || (type == GgmlType::Q6_K && cols % 256 == 0);
+    return (type == GgmlType::Q8_0 && cols % 32 == 0) ||
+           ((type == GgmlType::Q6_K || type == GgmlType::Q4_K || type == GgmlType::Q5_K) && cols % 256 == 0);
 }
 
 // Keys per block of the transposed key layout attn_scores reads.

@@ -80,8 +80,9 @@ float dot_row(const int16_t* w, const float* d, int64_t blocks, int be, const in
 
 void qdot_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared, int64_t n,
                  float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
-    if (!qdot_supports(type, cols))
-        return ref::qdot_matmul(type, w, row_bytes, cols, prepared, n, y, y_stride, row_begin, row_end);  // throws
+    // Q4_K / Q5_K: the reference's integer arithmetic (not vectorized here yet); others: it throws.
+    if (!qdot_supports(type, cols) || type == GgmlType::Q4_K || type == GgmlType::Q5_K)
+        return ref::qdot_matmul(type, w, row_bytes, cols, prepared, n, y, y_stride, row_begin, row_end);
     const bool q8 = type == GgmlType::Q8_0;
     const int be = q8 ? 32 : 256;
     const int64_t bb = q8 ? int64_t(sizeof(BlockQ8_0)) : int64_t(sizeof(BlockQ6_K));

@@ -1,4 +1,4 @@
-// Quantized output matrices (Q8_0, Q6_K) times 16-bit integer activations:
+// Quantized output matrices (Q8_0, Q4_K, Q5_K, Q6_K) times 16-bit integer activations:
 // the reference for every table's qdot_matmul (contract in ref.h, SPEC §2).
 // Integer sums first (exact), then one float step per weight block.
 #include <algorithm>
@@ -56,6 +56,35 @@ float dot_q6_k(const uint8_t* row, int64_t cols, const int16_t* a) {
     return fold_lanes(acc);
 }
 
+// Q4_K / Q5_K (ref.h): w = sc_j * q over sub-block j = e / 32, the mins
+// apart against the activation sums of each 32.
+template <class B>
+float dot_k(const uint8_t* row, int64_t cols, const int16_t* a, const int32_t* sums) {
+    constexpr bool q5 = sizeof(B) == sizeof(BlockQ5_K);
+    float acc[kQdotLanes] = {};
+    float macc = 0.0f;
+    for (int64_t b = 0; b < cols / 256; ++b) {
+        B blk;
+        std::memcpy(&blk, row + b * int64_t(sizeof blk), sizeof blk);
+        int32_t lane[kQdotLanes] = {};
+        int32_t msum = 0;
+        for (int j = 0; j < 8; ++j) {
+            int sc, m;
+            k_scale_min(blk.scales, j, sc, m);
+            msum += m * sums[8 * b + j];
+            for (int l = 0; l < 32; ++l) {
+                int q = (blk.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0xF;
+                if constexpr (q5) q |= ((blk.qh[l] >> j) & 1) << 4;
+                lane[l / 2] += sc * q * a[256 * b + 32 * j + l];
+            }
+        }
+        const float d = fp16_to_f32(blk.d), dmin = fp16_to_f32(blk.dmin);
+        for (int i = 0; i < kQdotLanes; ++i) acc[i] += float(lane[i]) * d;
+        macc += float(msum) * dmin;
+    }
+    return fold_lanes(acc) - macc;
+}
+
 }  // namespace
 
 void qdot_prepare(const float* x, int64_t n, int64_t cols, int64_t x_stride, uint8_t* out) {
@@ -69,9 +98,11 @@ void qdot_prepare(const float* x, int64_t n, int64_t cols, int64_t x_stride, uin
         std::memset(o, 0, size_t(stride));
         std::memcpy(o, &s, sizeof s);
         int16_t* a = reinterpret_cast<int16_t*>(o + kQdotHeader);
+        int32_t* sums = reinterpret_cast<int32_t*>(o + qdot_sums_offset(cols));
         for (int64_t j = 0; j < cols; ++j) {
             const float v = std::nearbyint(xr[j] * s);  // half to even, as SPEC §3
             a[j] = std::isnan(v) ? int16_t(0) : int16_t(std::clamp(v, -float(kQdotMax), float(kQdotMax)));
+            sums[j / 32] += a[j];
         }
     }
 }
@@ -80,7 +111,7 @@ void qdot_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t col
                  int64_t n, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
     if (!qdot_supports(type, cols))
         throw Error(std::string("no quantized-activation kernel for ") + type_name(uint32_t(type)) + " rows of " +
-                    std::to_string(cols) + " elements (supported: Q8_0 rows of 32k, Q6_K rows of 256k)");
+                    std::to_string(cols) + " elements (supported: Q8_0 rows of 32k, Q4_K, Q5_K and Q6_K rows of 256k)");
     const int64_t stride = qdot_prepared_bytes(cols);
     for (int64_t r = row_begin; r < row_end; ++r)
         for (int64_t t = 0; t < n; ++t) {
@@ -88,8 +119,12 @@ void qdot_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t col
             float s;
             std::memcpy(&s, p, sizeof s);
             const int16_t* a = reinterpret_cast<const int16_t*>(p + kQdotHeader);
-            const float f = type == GgmlType::Q8_0 ? dot_q8_0(w + r * row_bytes, cols, a)
-                                                   : dot_q6_k(w + r * row_bytes, cols, a);
+            const int32_t* sums = reinterpret_cast<const int32_t*>(p + qdot_sums_offset(cols));
+            const uint8_t* row = w + r * row_bytes;
+            const float f = type == GgmlType::Q8_0   ? dot_q8_0(row, cols, a)
+                            : type == GgmlType::Q6_K ? dot_q6_k(row, cols, a)
+                            : type == GgmlType::Q4_K ? dot_k<BlockQ4_K>(row, cols, a, sums)
+                                                     : dot_k<BlockQ5_K>(row, cols, a, sums);
             y[t * y_stride + r] = f / s;
         }
 }

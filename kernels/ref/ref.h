@@ -74,19 +74,24 @@ void tl2_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int3
 inline constexpr int kFloatLanes = 16;
 float dot_lanes(const float* w, const float* x, int64_t cols);
 
-// ---- quantized output matrices (Q8_0, Q6_K) x int16 activations (kernels.h: qdot_*).
+// ---- quantized output matrices (Q8_0, Q4_K, Q5_K, Q6_K) x int16 activations (kernels.h: qdot_*).
 // Activations, per token: gamma = max(max_j |x_j|, 1e-5), s = 32767 / gamma
 // (float), a_j = clamp(round_half_even(x_j * s), -32767, 32767) as int16 (16
 // bits: int8 activations move the golden models' logits ~50x past their
-// tolerance). Weights as stored: Q8_0 w = q (int8) per block of 32 with fp16
-// d; Q6_K w = scales[e / 16] * (q - 32) (an int16, |w| <= 4096) per block of
-// 256 with fp16 d. Each output keeps kQdotLanes = 16 int32 lane sums per
-// weight block: lane i sums w_e * a_e over the block's elements e with
-// (e mod 32) / 2 = i (exact: at most 16 products of 4096 * 32767 < 2^31 for
-// Q6_K; what one pmaddwd per 32 elements gives). Then, per block in order,
-// acc[i] += float(lane[i]) * d (product rounded, then the add; acc starts at
-// +0.0f), the 16 accs fold by halves (8, 4, 2, 1) as dot_lanes does, and
-// y = acc[0] / s.
+// tolerance), and sum_k = the int32 sum of a over elements 32k .. 32k + 31.
+// Weights as stored: Q8_0 w = q (int8) per block of 32 with fp16 d; Q6_K
+// w = scales[e / 16] * (q - 32) (an int16, |w| <= 4096) per block of 256 with
+// fp16 d; Q4_K / Q5_K w = sc_j * q (q the 4- / 5-bit code, |w| <= 1953) per
+// block of 256 with fp16 d, sub-block j = e / 32 (formats.h). Each output
+// keeps kQdotLanes = 16 int32 lane sums per weight block: lane i sums
+// w_e * a_e over the block's elements e with (e mod 32) / 2 = i (exact: at
+// most 16 products of 4096 * 32767 < 2^31; what one pmaddwd per 32 elements
+// gives). Then, per block in order, acc[i] += float(lane[i]) * d (product
+// rounded, then the add; acc starts at +0.0f). Q4_K / Q5_K also keep one
+// float macc (from +0.0f): per block in order, macc += float(msum) * dmin
+// with the exact int32 msum = sum over j of m_j * sum_(8b + j) (|msum| <=
+// 8 * 63 * 32 * 32767 < 2^31). The 16 accs fold by halves (8, 4, 2, 1) as
+// dot_lanes does, and y = acc[0] / s, or (acc[0] - macc) / s.
 inline constexpr int kQdotLanes = 16;
 void qdot_prepare(const float* x, int64_t n, int64_t cols, int64_t x_stride, uint8_t* out);
 void qdot_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared,

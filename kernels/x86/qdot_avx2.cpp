@@ -67,6 +67,7 @@ inline Pair widen(__m256i bytes) {
 
 struct LoadQ8_0 {
     static constexpr int kElems = 32, kBytes = 34, kSteps = 1, kChunks = 1;
+    static constexpr bool kMins = false;
     static void step(const uint8_t* b, int, Pair* out) {
         out[0] = widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)));
     }
@@ -75,6 +76,7 @@ struct LoadQ8_0 {
 
 struct LoadQ6_K {
     static constexpr int kElems = 256, kBytes = 210, kSteps = 8, kChunks = 1;
+    static constexpr bool kMins = false;
     // Step s = 4h + k: elements 128h + 32k + l, l < 32 (SPEC §5): the low
     // nibble of ql[64h + 32(k & 1) + l] (high nibble for k >= 2), bits 2k, 2k + 1
     // of qh[32h + l]; q = (lo4 | hi2 << 4) - 32 widened, times
@@ -93,6 +95,34 @@ struct LoadQ6_K {
     }
     static float scale(const uint8_t* b) { return half_to_float(b + 208); }
 };
+
+// Q4_K (Q5 false) / Q5_K. Step j: sub-block j, elements 32j + l: the low
+// (j even) or high nibbles of qs[32(j / 2) + l], and in Q5_K bit j of qh[l]
+// as the fifth bit; widened unsigned, times the sub-block's scale.
+template <bool Q5>
+struct LoadK {
+    static constexpr int kElems = 256, kBytes = Q5 ? 176 : 144, kSteps = 8, kChunks = 1;
+    static constexpr bool kMins = true;
+    static constexpr int kQs = Q5 ? 48 : 16;
+    static void step(const uint8_t* b, int j, Pair* out) {
+        __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + kQs + 32 * (j / 2)));
+        q = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0f));
+        if constexpr (Q5) {
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+            const __m256i bit = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(j)), _mm256_set1_epi8(1));
+            q = _mm256_or_si256(q, _mm256_slli_epi16(bit, 4));
+        }
+        int sc, m;
+        k_scale_min(b + 4, j, sc, m);
+        const __m256i scv = _mm256_set1_epi16(short(sc));
+        out[0] = {_mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)), scv),
+                  _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1)), scv)};
+    }
+    static float scale(const uint8_t* b) { return half_to_float(b); }
+    static float min_scale(const uint8_t* b) { return half_to_float(b + 2); }
+};
+using LoadQ4_K = LoadK<false>;
+using LoadQ5_K = LoadK<true>;
 
 }  // namespace
 
