@@ -61,29 +61,17 @@ void encode_row_f16(const float* x, uint8_t* out, int64_t n) {
     }
 }
 
-void encode_row_q8_0(const float* x, uint8_t* out, int64_t n) {
-    std::vector<BlockQ8_0> blocks(size_t(n / 32));
-    quantize_row_q8_0(x, blocks.data(), n);
-    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ8_0));
+// A row through a block quantizer: whole blocks of B, elems per block.
+template <class B, int64_t kElems, void (*quantize)(const float*, B*, int64_t)>
+void encode_row_blocks(const float* x, uint8_t* out, int64_t n) {
+    std::vector<B> blocks(size_t(n / kElems));
+    quantize(x, blocks.data(), n);
+    std::memcpy(out, blocks.data(), blocks.size() * sizeof(B));
 }
-
-void encode_row_q6_k(const float* x, uint8_t* out, int64_t n) {
-    std::vector<BlockQ6_K> blocks(size_t(n / 256));
-    quantize_row_q6_k(x, blocks.data(), n);
-    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ6_K));
-}
-
-void encode_row_q4_k(const float* x, uint8_t* out, int64_t n) {
-    std::vector<BlockQ4_K> blocks(size_t(n / 256));
-    quantize_row_q4_k(x, blocks.data(), n);
-    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ4_K));
-}
-
-void encode_row_q5_k(const float* x, uint8_t* out, int64_t n) {
-    std::vector<BlockQ5_K> blocks(size_t(n / 256));
-    quantize_row_q5_k(x, blocks.data(), n);
-    std::memcpy(out, blocks.data(), blocks.size() * sizeof(BlockQ5_K));
-}
+constexpr auto encode_row_q8_0 = encode_row_blocks<BlockQ8_0, 32, quantize_row_q8_0>;
+constexpr auto encode_row_q4_k = encode_row_blocks<BlockQ4_K, 256, quantize_row_q4_k>;
+constexpr auto encode_row_q5_k = encode_row_blocks<BlockQ5_K, 256, quantize_row_q5_k>;
+constexpr auto encode_row_q6_k = encode_row_blocks<BlockQ6_K, 256, quantize_row_q6_k>;
 
 constexpr FormatCodec kCodecs[] = {
     // type            embedding decode_linear                            encode_linear      encode_row       file_type
