@@ -1,7 +1,7 @@
-// Quantized output matrices (Q8_0, Q6_K) x int16 activations for armv8-a
+// Quantized output matrices (Q8_0, Q4_K, Q5_K, Q6_K) x int16 activations for armv8-a
 // ASIMD (both arm64 tables: SDOT has no 16-bit form), bit-exact with
 // kernels/ref/qdot_ref.cpp (order in ref.h). Each row is decoded once into
-// int16 weights (Q6_K with its sub-block scale folded in) and every token
+// int16 weights (Q6_K, Q4_K, Q5_K with the sub-block scale folded in) and every token
 // runs over it, so the matrix is read once per call. ref.h's 16 lanes are
 // four q registers: SMULL / SMULL2 per 8 elements, and one ADDP per block
 // pairs neighbouring elements into lane (e mod 32) / 2; the float step and the
@@ -53,6 +53,37 @@ void decode_q6_k(const uint8_t* b, int16_t* w, float* d) {
         }
 }
 
+// Q4_K (Q5 false) / Q5_K, layout in formats.h: element 32j + l as sc_j * q
+// (q the low or high nibble of qs[32(j / 2) + l], plus bit j of qh[l] as the
+// fifth bit in Q5_K); d, dmin and the 8 mins m_j for ref.h's msum.
+template <bool Q5>
+void decode_k(const uint8_t* b, int16_t* w, float* d, float* dmin, int32_t* mins) {
+    uint16_t h;
+    std::memcpy(&h, b, 2);
+    *d = fp16_to_f32(h);
+    std::memcpy(&h, b + 2, 2);
+    *dmin = fp16_to_f32(h);
+    const uint8_t* qs = b + (Q5 ? 48 : 16);
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), one = vdupq_n_u8(1);
+    for (int j = 0; j < 8; ++j) {
+        int sc, m;
+        k_scale_min(b + 4, j, sc, m);
+        mins[j] = m;
+        for (int lb = 0; lb < 32; lb += 16) {
+            const uint8x16_t v = vld1q_u8(qs + 32 * (j / 2) + lb);
+            uint8x16_t q = j % 2 ? vshrq_n_u8(v, 4) : vandq_u8(v, m4);
+            if constexpr (Q5) {
+                const int8x16_t shift = vdupq_n_s8(int8_t(-j));  // a right shift by j
+                q = vorrq_u8(q, vshlq_n_u8(vandq_u8(vshlq_u8(vld1q_u8(b + 16 + lb), shift), one), 4));
+            }
+            const uint16_t scu = uint16_t(sc);
+            int16_t* o = w + 32 * j + lb;
+            vst1q_s16(o, vreinterpretq_s16_u16(vmulq_n_u16(vmovl_u8(vget_low_u8(q)), scu)));
+            vst1q_s16(o + 8, vreinterpretq_s16_u16(vmulq_n_u16(vmovl_high_u8(q), scu)));
+        }
+    }
+}
+
 // One output: the decoded row w (blocks of `be` elements, scales d) against a.
 float dot_row(const int16_t* w, const float* d, int64_t blocks, int be, const int16_t* a) {
     float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
@@ -76,13 +107,45 @@ float dot_row(const int16_t* w, const float* d, int64_t blocks, int be, const in
     return vget_lane_f32(h2, 0) + vget_lane_f32(h2, 1);
 }
 
+// Q4_K / Q5_K rows: decoded once per row as above; per token the lanes as
+// dot_row, then ref.h's macc (per block in order) subtracted before / s.
+void k_matmul(bool q5, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared, int64_t n, float* y,
+              int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    const int64_t blocks = cols / 256, bb = q5 ? int64_t(sizeof(BlockQ5_K)) : int64_t(sizeof(BlockQ4_K));
+    const int64_t stride = qdot_prepared_bytes(cols);
+    std::vector<int16_t> wr(static_cast<size_t>(cols));
+    std::vector<float> d(static_cast<size_t>(blocks)), dmin(static_cast<size_t>(blocks));
+    std::vector<int32_t> mins(static_cast<size_t>(blocks * 8));
+    for (int64_t r = row_begin; r < row_end; ++r) {
+        const uint8_t* row = w + r * row_bytes;
+        for (int64_t b = 0; b < blocks; ++b)
+            (q5 ? decode_k<true> : decode_k<false>)(row + b * bb, wr.data() + b * 256, d.data() + b, dmin.data() + b,
+                                                    mins.data() + 8 * b);
+        for (int64_t t = 0; t < n; ++t) {
+            const uint8_t* p = prepared + t * stride;
+            float s;
+            std::memcpy(&s, p, sizeof s);
+            const int32_t* sums = reinterpret_cast<const int32_t*>(p + qdot_sums_offset(cols));
+            float macc = 0.0f;
+            for (int64_t b = 0; b < blocks; ++b) {
+                const int32x4_t m0 = vld1q_s32(mins.data() + 8 * b), m1 = vld1q_s32(mins.data() + 8 * b + 4);
+                const int32x4_t prod = vaddq_s32(vmulq_s32(m0, vld1q_s32(sums + 8 * b)), vmulq_s32(m1, vld1q_s32(sums + 8 * b + 4)));
+                macc = macc + float(vaddvq_s32(prod)) * dmin[size_t(b)];  // exact int32 msum, then ref's float step
+            }
+            y[t * y_stride + r] =
+                (dot_row(wr.data(), d.data(), blocks, 256, reinterpret_cast<const int16_t*>(p + kQdotHeader)) - macc) / s;
+        }
+    }
+}
+
 }  // namespace
 
 void qdot_matmul(GgmlType type, const uint8_t* w, int64_t row_bytes, int64_t cols, const uint8_t* prepared, int64_t n,
                  float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
-    // Q4_K / Q5_K: the reference's integer arithmetic (not vectorized here yet); others: it throws.
-    if (!qdot_supports(type, cols) || type == GgmlType::Q4_K || type == GgmlType::Q5_K)
-        return ref::qdot_matmul(type, w, row_bytes, cols, prepared, n, y, y_stride, row_begin, row_end);
+    if (!qdot_supports(type, cols))
+        return ref::qdot_matmul(type, w, row_bytes, cols, prepared, n, y, y_stride, row_begin, row_end);  // throws
+    if (type == GgmlType::Q4_K || type == GgmlType::Q5_K)
+        return k_matmul(type == GgmlType::Q5_K, w, row_bytes, cols, prepared, n, y, y_stride, row_begin, row_end);
     const bool q8 = type == GgmlType::Q8_0;
     const int be = q8 ? 32 : 256;
     const int64_t bb = q8 ? int64_t(sizeof(BlockQ8_0)) : int64_t(sizeof(BlockQ6_K));
