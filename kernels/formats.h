@@ -105,6 +105,16 @@ inline void k_scale_min(const uint8_t* scales, int j, int& sc, int& m) {
         m = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
     }
 }
+// The same for all 8 sub-blocks at once: byte j of *sc / *m is sub-block j's
+// scale / min (for kernels that widen them as vectors).
+inline void k_scales_mins(const uint8_t* scales, uint64_t* sc, uint64_t* m) {
+    uint32_t a, b, c;  // scales[0..3], scales[4..7], scales[8..11]
+    __builtin_memcpy(&a, scales, 4);
+    __builtin_memcpy(&b, scales + 4, 4);
+    __builtin_memcpy(&c, scales + 8, 4);
+    *sc = (a & 0x3f3f3f3fu) | uint64_t((c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4)) << 32;
+    *m = (b & 0x3f3f3f3fu) | uint64_t(((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4)) << 32;
+}
 
 struct BlockTQ1_0 {
     uint8_t qs[48];  // 5 trits per byte (base 3, scaled to a byte)

@@ -54,10 +54,7 @@ bool i2s_repack_from_i2s(const uint8_t* codes, int64_t rows, int64_t cols, float
     p.param[2] = tile_bytes;
     p.data = AlignedBuffer(size_t(tiles * tile_bytes), AlignedBuffer::kUninitialized);  // every byte written below
     uint8_t* d = p.data.data();
-    alignas(32) static const uint8_t zero_block[32] = {0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55,  //
-                                                       0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55,  //
-                                                       0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55,  //
-                                                       0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55};  // weight 0
+    const __m256i zero = _mm256_set1_epi8(0x55);  // a block of weight 0 (code 1 in every field)
     __m256i bad = _mm256_setzero_si256();  // bit 2f of a byte: field f was code 3
     for (int64_t t = 0; t < tiles; ++t) {
         uint8_t* tile = d + t * tile_bytes;
@@ -70,8 +67,8 @@ bool i2s_repack_from_i2s(const uint8_t* codes, int64_t rows, int64_t cols, float
             for (int64_t b = 0; b < blocks; ++b) {
                 __m256i y[4];
                 for (int i = 0; i < 4; ++i) {
-                    const __m256i x = src[i] ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[i] + b * 32))
-                                             : _mm256_load_si256(reinterpret_cast<const __m256i*>(zero_block));
+                    const __m256i x =
+                        src[i] ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[i] + b * 32)) : zero;
                     bad = _mm256_or_si256(bad, _mm256_and_si256(x, _mm256_srli_epi16(x, 1)));
                     y[i] = transpose_bytes(transpose_fields(transpose_bytes(x)));  // lane h: dword 3 - g', byte kk
                 }
