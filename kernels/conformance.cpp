@@ -528,7 +528,7 @@ std::vector<float> float_acts(Check& c, int64_t n, int64_t cols, int64_t x_strid
 }
 
 void float_matmul_case(Check& c, CaseSize size, GgmlType type) {
-    const std::vector<int64_t> ns = size == CaseSize::full ? std::vector<int64_t>{1, 2, 3, 5, 8, 33}
+    const std::vector<int64_t> ns = size == CaseSize::full ? std::vector<int64_t>{1, 2, 3, 5, 8, 9, 33}
                                                            : std::vector<int64_t>{1, 3, 5};
     for (int64_t cols : float_cols(type, size))
         for (int64_t rows : float_row_counts(size)) {
@@ -668,7 +668,7 @@ void qdot_case(Check& c, CaseSize size, GgmlType type) {
                                                       : std::vector<int64_t>{256, 2560});
     // 300 rows: several row blocks of the several-token path (at most 128 rows each).
     const std::vector<int64_t> row_list = full ? std::vector<int64_t>{1, 3, 4, 5, 9, 17, 70, 300} : std::vector<int64_t>{9};
-    const std::vector<int64_t> ns = full ? std::vector<int64_t>{1, 2, 3, 4, 5, 8, 13, 16} : std::vector<int64_t>{1, 3, 8};
+    const std::vector<int64_t> ns = full ? std::vector<int64_t>{1, 2, 3, 4, 5, 7, 8, 13, 16} : std::vector<int64_t>{1, 3, 8};
     for (int64_t cols : col_list)
         for (int64_t rows : row_list) {
             const int64_t row_bytes = natural_row_bytes(type, cols) + c.irand(0, 1) * 2;

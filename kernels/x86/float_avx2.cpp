@@ -17,6 +17,7 @@ struct V16 {
 
 struct V {
     using vec = V16;
+    static constexpr int64_t kStreamTokens = 1;
     static constexpr int64_t kPrefetch = 768;
     static vec zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
     static vec load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }

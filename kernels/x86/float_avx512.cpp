@@ -5,7 +5,8 @@
 //
 // Speed: decode (n = 1) reads at memory speed with 4 rows in flight (4
 // independent add chains); more tokens reuse each dequantized weight vector
-// for up to 4 tokens.
+// for up to 4 tokens, and up to 8 (batched decoding) go over the same 4 row
+// streams in groups of 4 (matmul below).
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*
 // placeholders (GCC PR 105593); nothing in this file is uninitialized.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -24,6 +25,7 @@ constexpr int kStreams = 4;  // rows in flight when decoding (n = 1)
 
 struct V {
     using vec = __m512;
+    static constexpr int64_t kStreamTokens = 8;
     static constexpr int64_t kPrefetch = 2048;
     static vec zero() { return _mm512_setzero_ps(); }
     static vec load(const float* p) { return _mm512_loadu_ps(p); }
@@ -169,25 +171,54 @@ using LoadQ5_K = LoadK<true>;
 
 namespace {
 
+// Tokens [t0, t0 + tt) (tt <= 4) of rows r0 + i * rstep, i < RR. Only the
+// first group over the rows streams them from memory; the later ones find
+// them in L1.
+template <class L, int RR>
+void group(int64_t tt, bool first, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t x_stride,
+           float* y, int64_t y_stride, int64_t r0, int64_t rstep) {
+    switch (tt * 2 + (first ? 1 : 0)) {
+        case 2: return tile<L, RR, 1, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+        case 3: return tile<L, RR, 1, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+        case 4: return tile<L, RR, 2, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+        case 5: return tile<L, RR, 2, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+        case 6: return tile<L, RR, 3, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+        case 7: return tile<L, RR, 3, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+        case 8: return tile<L, RR, 4, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+        default: return tile<L, RR, 4, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
+    }
+}
+
 template <class L>
 void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n, int64_t x_stride, float* y,
             int64_t y_stride, int64_t row_begin, int64_t row_end, int64_t ahead) {
     constexpr int kT = 4;
+    if (n <= V::kStreamTokens) {
+        // Decode and batched decoding: kStreams long sequential streams, each
+        // over its share of the range (what the prefetchers like; 4 adjacent
+        // rows restart a stream every few KB and read ~40 % slower), every
+        // token group over the same 4 rows before the streams move on.
+        const int64_t q = (row_end - row_begin) / kStreams;
+        const auto rows = [&]<int RR>(int64_t r0, int64_t rstep) {
+            for (int64_t t0 = 0; t0 < n; t0 += kT)
+                group<L, RR>(n - t0 < kT ? n - t0 : kT, t0 == 0, w, row_bytes, cols, x + t0 * x_stride, x_stride,
+                             y + t0 * y_stride, y_stride, r0, rstep);
+        };
+        for (int64_t i = 0; i < q; ++i) rows.template operator()<kStreams>(row_begin + i, q);
+        for (int64_t r = row_begin + kStreams * q; r < row_end; ++r) rows.template operator()<1>(r, 1);
+        return;
+    }
     for (int64_t t0 = 0; t0 < n; t0 += kT) {
         const int64_t tt = n - t0 < kT ? n - t0 : kT;
         const float* xt = x + t0 * x_stride;
         float* yt = y + t0 * y_stride;
-        const int64_t next = t0 + kT >= n && n > kT ? ahead : 0;  // the last of several groups
+        const int64_t next = t0 + kT >= n ? ahead : 0;  // the last of several groups
         int64_t r = row_begin;
         switch (tt) {
-            case 1: {
-                // Decode: kStreams long sequential streams, each over its share of the range.
-                const int64_t q = (row_end - row_begin) / kStreams;
-                for (int64_t i = 0; i < q; ++i)
-                    tile<L, kStreams, 1>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r + i, q);
-                for (r += kStreams * q; r < row_end; ++r) tile<L, 1, 1>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
+            case 1:
+                for (; r + 4 <= row_end; r += 4) tile<L, 4, 1>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r, 1, next);
+                for (; r < row_end; ++r) tile<L, 1, 1>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);
                 break;
-            }
             case 2:
                 for (; r + 4 <= row_end; r += 4) tile<L, 4, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r, 1, next);
                 for (; r < row_end; ++r) tile<L, 1, 2>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r);

@@ -25,7 +25,8 @@ struct V {
     using ivec = Pair;
     using fvec = FPair;
     using w32 = Pair;
-    static constexpr int kStreams = 4, kRows = 2, kTokens = 2, kWide = 0;  // 16 ymm: no room for a wide tile
+    // 16 ymm: no room for a wide tile, nor for 4 streams of 2 tokens.
+    static constexpr int kStreams = 4, kRows = 2, kTokens = 2, kWide = 0, kStreamTokens = 1;
     static constexpr int64_t kPrefetch = 768;
     static ivec izero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
     static fvec fzero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
