@@ -528,7 +528,7 @@ std::vector<float> float_acts(Check& c, int64_t n, int64_t cols, int64_t x_strid
 }
 
 void float_matmul_case(Check& c, CaseSize size, GgmlType type) {
-    const std::vector<int64_t> ns = size == CaseSize::full ? std::vector<int64_t>{1, 2, 3, 5, 8, 9, 33}
+    const std::vector<int64_t> ns = size == CaseSize::full ? std::vector<int64_t>{1, 2, 3, 5, 8, 17, 33}
                                                            : std::vector<int64_t>{1, 3, 5};
     for (int64_t cols : float_cols(type, size))
         for (int64_t rows : float_row_counts(size)) {

@@ -5,7 +5,7 @@
 //
 // Speed: decode (n = 1) reads at memory speed with 4 rows in flight (4
 // independent add chains); more tokens reuse each dequantized weight vector
-// for up to 4 tokens, and up to 8 (batched decoding) go over the same 4 row
+// for up to 4 tokens, and up to 16 (batched decoding) go over the same 4 row
 // streams in groups of 4 (matmul below).
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*
 // placeholders (GCC PR 105593); nothing in this file is uninitialized.
@@ -25,7 +25,7 @@ constexpr int kStreams = 4;  // rows in flight when decoding (n = 1)
 
 struct V {
     using vec = __m512;
-    static constexpr int64_t kStreamTokens = 8;
+    static constexpr int64_t kStreamTokens = 16;
     static constexpr int64_t kPrefetch = 2048;
     static vec zero() { return _mm512_setzero_ps(); }
     static vec load(const float* p) { return _mm512_loadu_ps(p); }
