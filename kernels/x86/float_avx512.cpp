@@ -171,24 +171,6 @@ using LoadQ5_K = LoadK<true>;
 
 namespace {
 
-// Tokens [t0, t0 + tt) (tt <= 4) of rows r0 + i * rstep, i < RR. Only the
-// first group over the rows streams them from memory; the later ones find
-// them in L1.
-template <class L, int RR>
-void group(int64_t tt, bool first, const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t x_stride,
-           float* y, int64_t y_stride, int64_t r0, int64_t rstep) {
-    switch (tt * 2 + (first ? 1 : 0)) {
-        case 2: return tile<L, RR, 1, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-        case 3: return tile<L, RR, 1, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-        case 4: return tile<L, RR, 2, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-        case 5: return tile<L, RR, 2, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-        case 6: return tile<L, RR, 3, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-        case 7: return tile<L, RR, 3, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-        case 8: return tile<L, RR, 4, false>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-        default: return tile<L, RR, 4, true>(w, row_bytes, cols, x, x_stride, y, y_stride, r0, rstep);
-    }
-}
-
 template <class L>
 void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, int64_t n, int64_t x_stride, float* y,
             int64_t y_stride, int64_t row_begin, int64_t row_end, int64_t ahead) {
@@ -199,10 +181,16 @@ void matmul(const uint8_t* w, int64_t row_bytes, int64_t cols, const float* x, i
         // rows restart a stream every few KB and read ~40 % slower), every
         // token group over the same 4 rows before the streams move on.
         const int64_t q = (row_end - row_begin) / kStreams;
+        // Only the first group streams the rows from memory (prefetching along
+        // them); the later ones find them in cache.
         const auto rows = [&]<int RR>(int64_t r0, int64_t rstep) {
             for (int64_t t0 = 0; t0 < n; t0 += kT)
-                group<L, RR>(n - t0 < kT ? n - t0 : kT, t0 == 0, w, row_bytes, cols, x + t0 * x_stride, x_stride,
-                             y + t0 * y_stride, y_stride, r0, rstep);
+                x86::with_tokens<kT>(n - t0, [&]<int TT>() {
+                    const float* xt = x + t0 * x_stride;
+                    float* yt = y + t0 * y_stride;
+                    if (t0 == 0) tile<L, RR, TT, true>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r0, rstep);
+                    else tile<L, RR, TT, false>(w, row_bytes, cols, xt, x_stride, yt, y_stride, r0, rstep);
+                });
         };
         for (int64_t i = 0; i < q; ++i) rows.template operator()<kStreams>(row_begin + i, q);
         for (int64_t r = row_begin + kStreams * q; r < row_end; ++r) rows.template operator()<1>(r, 1);

@@ -54,6 +54,15 @@ namespace tern::kernels {
 // ---------------------------------------------------------------- baseline helpers
 namespace x86 {
 
+// f.template operator()<T>() with T = min(count, TT), count >= 1: a tile's
+// token count known at run time as the template argument its loops unroll by.
+template <int TT, class F>
+inline void with_tokens(int64_t count, F&& f) {
+    if constexpr (TT > 1)
+        if (count < TT) return with_tokens<TT - 1>(count, f);
+    f.template operator()<TT>();
+}
+
 PackedTernary i2s_repack(const TernaryMatrix& m, int tile_rows);
 int64_t i2s_prepared_bytes(int64_t padded_cols);
 inline int64_t i2s_sum_offset(int64_t padded_cols) { return round_up(padded_cols, 64); }
