@@ -14,6 +14,9 @@
 //                                     pass runs it (F16: float_matmul; Q8_0,
 //                                     Q4_K, Q5_K, Q6_K: qdot_prepare + qdot_matmul)
 //   output-f32/TABLE/TYPE/...         Q8_0 / Q6_K through float_matmul (before qdot)
+//   attention/TABLE/D:128/tokens:16/keys:K/threads:1
+//                                     one prefill attention task (scores and
+//                                     values of 16 tokens of one head)
 // Counters: GB/s of weight bytes, GMAC/s (ternary MACs = rows*cols*N), and the
 // same as % of the probes measured in this process (pct_bw, pct_peak), so
 // ratios come from one run on one (noisy) machine.
@@ -372,6 +375,31 @@ void BM_output(benchmark::State& st, const KernelTable* T, GgmlType type, int64_
     st.counters["weight_MB"] = double(w.size()) / 1e6;
 }
 
+// One prefill attention task as causal_attention runs it: 16 tokens of one
+// head (head_dim 128) against `keys` keys of a float cache, key block by key
+// block (scores, then the weighted values), on one thread. GMAC/s counts the
+// products of both halves (2 x 16 x keys x 128 per call), per second.
+void BM_attention(benchmark::State& st, const KernelTable* T, int64_t keys) {
+    constexpr int64_t D = 128, m = 16, B = kernels::kAttnKeyBlock;
+    const int64_t blocks = (keys + B - 1) / B;
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> q(size_t(m * D)), kt(size_t(blocks * B * D)), v(size_t(keys * D)), s(size_t(m * keys)),
+        out(size_t(m * D));
+    for (auto* vec : {&q, &kt, &v}) for (auto& x : *vec) x = u(rng);
+    for (auto& x : s) x = u(rng) / float(keys);
+    for (auto _ : st) {
+        for (int64_t p0 = 0; p0 < keys; p0 += B)
+            T->attn_scores(q.data(), m, D, D, kt.data() + p0 * D, std::min(B, keys - p0), s.data() + p0, keys);
+        for (int64_t p0 = 0; p0 < keys; p0 += B)
+            T->attn_values(s.data() + p0, m, keys, v.data() + p0 * D, D, std::min(B, keys - p0), D, out.data(), D,
+                           p0 > 0);
+        benchmark::DoNotOptimize(out.data());
+    }
+    st.counters["GMAC"] = benchmark::Counter(double(2 * m * keys * D) * double(st.iterations()) / 1e9,
+                                               benchmark::Counter::kIsRate);
+}
+
 // ---------------------------------------------------------------- registration
 
 bool all_benchmarks() {
@@ -440,6 +468,16 @@ int register_all() {
                         });
                 }
             }
+    for (const KernelTable* T : tables)
+        for (int64_t keys : {120, 512}) {
+            if (!all && keys != 512) continue;
+            benchmark::RegisterBenchmark(
+                ("attention/" + std::string(T->name) + "/D:128/tokens:16/keys:" + std::to_string(keys) + "/threads:1")
+                    .c_str(),
+                BM_attention, T, keys)
+                ->Unit(benchmark::kMicrosecond)
+                ->MinTime(0.3);
+        }
     return 0;
 }
 

@@ -756,11 +756,11 @@ std::vector<float> normals(Check& c, size_t count) {
 void attention_scores(Check& c, CaseSize size) {
     const bool full = size == CaseSize::full;
     constexpr int64_t B = kAttnKeyBlock;
-    for (int64_t D : full ? std::vector<int64_t>{64, 80, 128} : std::vector<int64_t>{128})
-        for (int64_t n : full ? std::vector<int64_t>{1, 2, 3, 16} : std::vector<int64_t>{3}) {
+    for (int64_t D : full ? std::vector<int64_t>{40, 64, 80, 128, 256} : std::vector<int64_t>{128})
+        for (int64_t n : full ? std::vector<int64_t>{1, 2, 3, 5, 7, 16} : std::vector<int64_t>{3}) {
             const int64_t q_stride = D + 5, s_stride = B + 3;
             const auto q = normals(c, size_t(n * q_stride)), kt = normals(c, size_t(D * B));
-            for (int64_t keys : full ? std::vector<int64_t>{1, 5, 50, 63, 64} : std::vector<int64_t>{50}) {
+            for (int64_t keys : full ? std::vector<int64_t>{1, 5, 16, 17, 33, 50, 63, 64} : std::vector<int64_t>{50}) {
                 std::vector<float> want(size_t(n * s_stride), std::nanf("")), got = want;
                 ref::attn_scores(q.data(), n, q_stride, D, kt.data(), keys, want.data(), s_stride);
                 c.table.attn_scores(q.data(), n, q_stride, D, kt.data(), keys, got.data(), s_stride);
@@ -772,8 +772,8 @@ void attention_scores(Check& c, CaseSize size) {
 // Fresh (the output's NaNs must not be read) and accumulating.
 void attention_values(Check& c, CaseSize size) {
     const bool full = size == CaseSize::full;
-    for (int64_t D : full ? std::vector<int64_t>{64, 80, 128} : std::vector<int64_t>{128})
-        for (int64_t n : full ? std::vector<int64_t>{1, 2, 3, 16} : std::vector<int64_t>{3})
+    for (int64_t D : full ? std::vector<int64_t>{40, 64, 80, 128, 256} : std::vector<int64_t>{128})
+        for (int64_t n : full ? std::vector<int64_t>{1, 2, 3, 5, 7, 16} : std::vector<int64_t>{3})
             for (int64_t keys : full ? std::vector<int64_t>{1, 7, 50, 64, 70, 200} : std::vector<int64_t>{50}) {
                 const int64_t a_stride = keys + 2, v_stride = D + 7, o_stride = D + 4;
                 const auto a = normals(c, size_t(n * a_stride)), v = normals(c, size_t(keys * v_stride));
