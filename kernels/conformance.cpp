@@ -358,7 +358,9 @@ void ternary_many_tokens(Check& c, CaseSize size, TernaryFamily fam) {
     check_shapes(c, fam,
                  {{37, 300, {33, 128}, false}, {96, 512, {33, 128}, false}, {130, 1024, {33, 128}, false},
                   {65, 512, {33}, false}, {16, 256, {33}, true}, {17, 300, {33, 128}, true}, {33, 700, {33}, true},
-                  {64, 1024, {128}, true}, {100, 2560, {33}, true}, {40, 512, {128}, true}});
+                  {64, 1024, {128}, true}, {100, 2560, {33}, true}, {40, 512, {128}, true},
+                  // too wide for avx2's expanded prefill (two tiles past its scratch): the codes path
+                  {9, 17000, {16}, false}});
 }
 
 // No accumulator may overflow: activations at the int8 limits against equal
@@ -383,6 +385,9 @@ void ternary_extremes(Check& c, CaseSize size, TernaryFamily fam) {
         {19, 4352, 5, {W::plus, W::minus, W::zero, W::random}, {A::max, A::min, A::alternating}},
         {17, 6912, 2, {W::plus, W::minus}, {A::min}},
         {20, 6912, 1, {W::plus}, {A::max}},
+        // Enough tokens for the expanded prefill (avx2: activations + 128 against signed weights).
+        {19, 6912, 17, w4, a4},
+        {19, 14336, 16, {W::plus, W::minus}, {A::max, A::min, A::alternating}},
     };
     for (const Extremes& e : size == CaseSize::quick ? quick : full)
         for (W wm : e.w)

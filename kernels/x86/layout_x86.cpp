@@ -77,6 +77,21 @@ void i2s_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_co
     }
 }
 
+int64_t i2s_prepared_bytes_biased(int64_t padded_cols) {
+    return i2s_prepared_bytes(padded_cols) + round_up(padded_cols, 64);
+}
+
+void i2s_prepare_biased(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out) {
+    const int64_t pb = i2s_prepared_bytes_biased(padded_cols), plain = i2s_prepared_bytes(padded_cols);
+    for (int64_t t = 0; t < n; ++t) {
+        uint8_t* o = out + t * pb;
+        i2s_prepare(q + t * q_stride, 1, q_stride, padded_cols, o);
+        const int8_t* a = q + t * q_stride;
+        for (int64_t j = 0; j < padded_cols; ++j) o[plain + j] = uint8_t(a[j] + 128);
+        std::memset(o + plain + padded_cols, 0, size_t(pb - plain - padded_cols));
+    }
+}
+
 // ---------------------------------------------------------------- TL1
 
 PackedTernary tl1_repack(const TernaryMatrix& m, int tile_rows) {

@@ -38,8 +38,8 @@ const KernelTable* table_avx2() {
         KernelTable k;
         k.name = "avx2";
         k.quantize_rows = avx2::quantize_rows;
-        k.ternary[int(TernaryFamily::i2s)] = {i2s_repack_256, x86::i2s_prepared_bytes, x86::i2s_prepare,
-                                              avx2::i2s_matmul, i2s_from_file_256};
+        k.ternary[int(TernaryFamily::i2s)] = {i2s_repack_256, x86::i2s_prepared_bytes_biased,
+                                              x86::i2s_prepare_biased, avx2::i2s_matmul, i2s_from_file_256};
         k.ternary[int(TernaryFamily::tl1)] = {tl1_repack_256, x86::tl1_prepared_bytes, avx2::tl1_prepare,
                                               avx2::tl1_matmul};
         k.ternary[int(TernaryFamily::tl2)] = {tl2_repack_256, x86::tl2_prepared_bytes, avx2::tl2_prepare,

@@ -25,7 +25,10 @@
 //   Prepared activations (per token, i2s_prepared_bytes apart): the int8 row,
 //   zero-padded to round_up(padded_cols, 64), then the int32 sum of the row,
 //   then padding to 64 bytes. Codes are unsigned (c = w + 1), so
-//   sum q*w = sum q*c - sum q.
+//   sum q*w = sum q*c - sum q. The tables whose prefill reads expanded weights
+//   (kI2sExpand, i2s_kernel.inc) prepare with i2s_prepare_biased: the same,
+//   then the row again as unsigned bytes q + 128, zero-padded to
+//   round_up(padded_cols, 64) (i2s_prepared_bytes_biased apart).
 //
 // TL1, tile of R rows (R = 32 for 256-bit, 64 for 512-bit): P = padded_cols/2
 //   pairs. Per tile, P/2 blocks of R bytes; block pc, byte b: low nibble = the
@@ -67,6 +70,8 @@ PackedTernary i2s_repack(const TernaryMatrix& m, int tile_rows);
 int64_t i2s_prepared_bytes(int64_t padded_cols);
 inline int64_t i2s_sum_offset(int64_t padded_cols) { return round_up(padded_cols, 64); }
 void i2s_prepare(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out);
+int64_t i2s_prepared_bytes_biased(int64_t padded_cols);
+void i2s_prepare_biased(const int8_t* q, int64_t n, int64_t q_stride, int64_t padded_cols, uint8_t* out);
 
 // Tile row held by byte b of a TL index block (see above).
 inline int tl_row_of_byte(int b, int tile_rows) {
