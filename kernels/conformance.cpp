@@ -660,27 +660,29 @@ void dequantize_errors(Check& c, CaseSize) {
 // ---------------------------------------------------------------- qdot
 
 // Prepare and matmul, odd row counts and strides, 1 to 16 tokens (the
-// multi-token row blocking: groups of 8 in column chunks, then of up to 4),
-// row sub-ranges; for Q6_K at n = 2 the int32 limit: every weight -4096
-// (scale -128, code 0) against |a| = 32767, where ref must also equal the
-// closed form.
+// multi-token row blocking: groups of 8 in column chunks, then of up to 4;
+// AVX2's rows decoded ahead, several blocks of them at 2560 columns, and its
+// fallback for rows longer than that scratch at 65792), row sub-ranges; at
+// n = 2 and n = 5 the int32 limit: Q6_K every weight -4096 (scale -128,
+// code 0) against |a| = 32767, where ref must also equal the closed form.
 void qdot_case(Check& c, CaseSize size, GgmlType type) {
     const bool full = size == CaseSize::full;
+    constexpr int64_t kLong = 65792;
     const std::vector<int64_t> col_list = type == GgmlType::Q8_0
-                                              ? (full ? std::vector<int64_t>{32, 96, 256, 544, 2560}
+                                              ? (full ? std::vector<int64_t>{32, 96, 256, 544, 2560, kLong}
                                                       : std::vector<int64_t>{256, 2560})
-                                              : (full ? std::vector<int64_t>{256, 512, 768, 2560}
+                                              : (full ? std::vector<int64_t>{256, 512, 768, 2560, kLong}
                                                       : std::vector<int64_t>{256, 2560});
     // 300 rows: several row blocks of the several-token path (at most 128 rows each).
     const std::vector<int64_t> row_list = full ? std::vector<int64_t>{1, 3, 4, 5, 9, 17, 70, 300} : std::vector<int64_t>{9};
     const std::vector<int64_t> ns = full ? std::vector<int64_t>{1, 2, 3, 4, 5, 7, 8, 13, 16} : std::vector<int64_t>{1, 3, 8};
     for (int64_t cols : col_list)
-        for (int64_t rows : row_list) {
+        for (int64_t rows : cols == kLong ? std::vector<int64_t>{3} : row_list) {
             const int64_t row_bytes = natural_row_bytes(type, cols) + c.irand(0, 1) * 2;
             const auto base = float_rows(c, type, rows, cols, row_bytes);
-            for (int64_t n : ns) {
+            for (int64_t n : cols == kLong ? std::vector<int64_t>{3} : ns) {
                 const bool kq = type == GgmlType::Q4_K || type == GgmlType::Q5_K;
-                const bool extreme = (type == GgmlType::Q6_K || kq) && n == 2;
+                const bool extreme = (type == GgmlType::Q6_K || kq) && (n == 2 || n == 5);
                 const int64_t bb = natural_row_bytes(type, 256);  // bytes per block
                 const int64_t x_stride = cols + c.irand(0, 3), y_stride = rows + 2, stride = qdot_prepared_bytes(cols);
                 auto x = float_acts(c, n, cols, x_stride, 2.0f);

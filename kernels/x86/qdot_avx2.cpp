@@ -27,12 +27,21 @@ struct V {
     using w32 = Pair;
     // 16 ymm: no room for a wide tile, nor for 4 streams of 2 tokens.
     static constexpr int kStreams = 4, kRows = 2, kTokens = 2, kWide = 0, kStreamTokens = 1;
+    // From 3 tokens on, rows are decoded once (qdot_kernel.inc's expanded()),
+    // then 4 tokens at a time: 8 int32 sums in registers, the float sums
+    // (touched once a block) wherever the compiler puts them.
+    static constexpr int kExpandTokens = 4, kExpandMinTokens = 3;
     static constexpr int64_t kPrefetch = 768;
     static ivec izero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
     static fvec fzero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
     static w32 load_a(const int16_t* p) {
         const __m256i* q = reinterpret_cast<const __m256i*>(p);
         return {_mm256_loadu_si256(q), _mm256_loadu_si256(q + 1)};
+    }
+    static void store_w(int16_t* p, w32 w) {
+        __m256i* q = reinterpret_cast<__m256i*>(p);
+        _mm256_storeu_si256(q, w.a);
+        _mm256_storeu_si256(q + 1, w.b);
     }
     static __m256i dot(__m256i acc, __m256i w, __m256i a) {
 #ifdef TERN_QDOT_DPWSSD
@@ -42,6 +51,24 @@ struct V {
 #endif
     }
     static ivec madd(ivec acc, w32 w, w32 a) { return {dot(acc.a, w.a, a.a), dot(acc.b, w.b, a.b)}; }
+    // madd with the activations read from p, added in place. As intrinsics,
+    // GCC kept all eight products of a block apart (spilled) and summed them
+    // after; the asm keeps one add chain per accumulator.
+    static ivec madd_at(ivec acc, w32 w, const int16_t* p) {
+#ifdef TERN_QDOT_DPWSSD
+        return madd(acc, w, load_a(p));
+#else
+        const __m256i* q = reinterpret_cast<const __m256i*>(p);
+        __m256i t;
+        __asm__("vpmaddwd %[a], %[w], %[t]\n\tvpaddd %[t], %[acc], %[acc]"
+                : [acc] "+x"(acc.a), [t] "=&x"(t)
+                : [w] "x"(w.a), [a] "m"(q[0]));
+        __asm__("vpmaddwd %[a], %[w], %[t]\n\tvpaddd %[t], %[acc], %[acc]"
+                : [acc] "+x"(acc.b), [t] "=&x"(t)
+                : [w] "x"(w.b), [a] "m"(q[1]));
+        return acc;
+#endif
+    }
     static fvec scale_add(fvec acc, ivec lanes, float d) {
         const __m256 dv = _mm256_set1_ps(d);
         return {_mm256_add_ps(acc.a, _mm256_mul_ps(_mm256_cvtepi32_ps(lanes.a), dv)),
