@@ -1,8 +1,19 @@
-// Quantized output matrices x int16 activations for AVX2: ref.h's 16 lanes
-// and a chunk of 32 int16 are each two ymm (elements / lanes 0-7 and 8-15 of
-// the lanes; elements 0-15 and 16-31 of a chunk). Loop nest: qdot_kernel.inc.
-// qdot_avxvnni.cpp is this file with the VEX vpdpwssd.
+// Quantized output matrices x int16 activations for AVX2. Loop nest:
+// qdot_kernel.inc. qdot_avxvnni.cpp is this file with the VEX vpdpwssd.
+//
+// A chunk of 32 elements is two ymm of int16 in the order the in-lane byte
+// unpacks (vpunpck[lh]bw) give: elements 0-7 and 16-23 in the first, 8-15
+// and 24-31 in the second. Widening in place costs two shuffles where
+// vpmovsxbw / vpmovzxbw across the 128-bit lanes costs three, and one scale
+// vector serves both halves of a Q6_K step (its scales change at element 16).
+// The activations are put in that order once per call (V::arrange), so
+// pmaddwd still pairs elements 2i and 2i + 1: ref.h's lane i, exact. The
+// lanes then sit in the two ymm as 0-3, 8-11 and 4-7, 12-15; fold() adds them
+// in ref's order all the same.
 #include <immintrin.h>
+
+#include <cstring>
+#include <vector>
 
 #include "kernels/x86/x86.h"
 
@@ -74,12 +85,30 @@ struct V {
         return {_mm256_add_ps(acc.a, _mm256_mul_ps(_mm256_cvtepi32_ps(lanes.a), dv)),
                 _mm256_add_ps(acc.b, _mm256_mul_ps(_mm256_cvtepi32_ps(lanes.b), dv))};
     }
-    // ref.h's fold: lanes i + 8, i + 4, i + 2, i + 1.
+    // ref.h's fold: lanes i + 8 (0-3 in v.a, 4-7 in v.b), i + 4, i + 2, i + 1.
     static float fold(fvec v) {
-        const __m256 a = _mm256_add_ps(v.a, v.b);
-        const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        const __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v.a), _mm256_extractf128_ps(v.a, 1));
+        const __m128 hi = _mm_add_ps(_mm256_castps256_ps128(v.b), _mm256_extractf128_ps(v.b, 1));
+        const __m128 b = _mm_add_ps(lo, hi);
         const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
         return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+    }
+    // A copy of the n prepared rows with each chunk's activations in the
+    // decoders' order (0-7, 16-23, 8-15, 24-31); cols % 32 == 0.
+    static const uint8_t* arrange(const uint8_t* prep, int64_t n, int64_t cols) {
+        static thread_local std::vector<uint8_t> buf;
+        const int64_t stride = qdot_prepared_bytes(cols);
+        if (buf.size() < size_t(n * stride)) buf.resize(size_t(n * stride));
+        std::memcpy(buf.data(), prep, size_t(n * stride));
+        for (int64_t t = 0; t < n; ++t) {
+            __m256i* a = reinterpret_cast<__m256i*>(buf.data() + t * stride + kQdotHeader);
+            for (int64_t j = 0; j < cols / 16; j += 2) {
+                const __m256i x = _mm256_loadu_si256(a + j), y = _mm256_loadu_si256(a + j + 1);
+                _mm256_storeu_si256(a + j, _mm256_permute2x128_si256(x, y, 0x20));
+                _mm256_storeu_si256(a + j + 1, _mm256_permute2x128_si256(x, y, 0x31));
+            }
+        }
+        return buf.data();
     }
 };
 
@@ -89,8 +118,13 @@ inline float half_to_float(const uint8_t* p) {
     return _cvtsh_ss(h);
 }
 
+// 32 signed (unsigned) bytes as int16 in the chunk order above.
 inline Pair widen(__m256i bytes) {
-    return {_mm256_cvtepi8_epi16(_mm256_castsi256_si128(bytes)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(bytes, 1))};
+    return {_mm256_srai_epi16(_mm256_unpacklo_epi8(bytes, bytes), 8),
+            _mm256_srai_epi16(_mm256_unpackhi_epi8(bytes, bytes), 8)};
+}
+inline Pair widen_u(__m256i bytes) {
+    return {_mm256_unpacklo_epi8(bytes, _mm256_setzero_si256()), _mm256_unpackhi_epi8(bytes, _mm256_setzero_si256())};
 }
 
 struct LoadQ8_0 {
@@ -108,7 +142,9 @@ struct LoadQ6_K {
     // Step s = 4h + k: elements 128h + 32k + l, l < 32 (SPEC §5): the low
     // nibble of ql[64h + 32(k & 1) + l] (high nibble for k >= 2), bits 2k, 2k + 1
     // of qh[32h + l]; q = (lo4 | hi2 << 4) - 32 widened, times
-    // scales[8h + 2k] (l < 16) or scales[8h + 2k + 1].
+    // scales[8h + 2k] (l < 16) or scales[8h + 2k + 1]: words 2s and 2s + 1
+    // of the block's 16 scales, the first on the low 128-bit lane of the
+    // scale vector (elements 0-15), the second on the high one.
     static void step(const uint8_t* b, int s, Pair* out) {
         const int h = s / 4, k = s % 4;
         const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * h + 32 * (k & 1)));
@@ -118,8 +154,11 @@ struct LoadQ6_K {
         const __m256i hi2 = _mm256_and_si256(
             k < 2 ? _mm256_slli_epi16(qh, 4 - 2 * k) : _mm256_srli_epi16(qh, 2 * k - 4), _mm256_set1_epi8(0x30));
         const Pair q = widen(_mm256_sub_epi8(_mm256_or_si256(lo4, hi2), _mm256_set1_epi8(32)));
-        const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192 + 8 * h + 2 * k);
-        out[0] = {_mm256_mullo_epi16(q.a, _mm256_set1_epi16(sc[0])), _mm256_mullo_epi16(q.b, _mm256_set1_epi16(sc[1]))};
+        const __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+        const __m256i pair = _mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(s));
+        const __m256i sv = _mm256_shuffle_epi8(
+            pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
+        out[0] = {_mm256_mullo_epi16(q.a, sv), _mm256_mullo_epi16(q.b, sv)};
     }
     static float scale(const uint8_t* b) { return half_to_float(b + 208); }
 };
@@ -143,8 +182,8 @@ struct LoadK {
         int sc, m;
         k_scale_min(b + 4, j, sc, m);
         const __m256i scv = _mm256_set1_epi16(short(sc));
-        out[0] = {_mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)), scv),
-                  _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1)), scv)};
+        const Pair w = widen_u(q);
+        out[0] = {_mm256_mullo_epi16(w.a, scv), _mm256_mullo_epi16(w.b, scv)};
     }
     static float scale(const uint8_t* b) { return half_to_float(b); }
     static float min_scale(const uint8_t* b) { return half_to_float(b + 2); }
