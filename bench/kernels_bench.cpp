@@ -454,7 +454,7 @@ int register_all() {
     for (const KernelTable* T : tables)
         for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::Q4_K, GgmlType::Q5_K})
             for (bool float_path : {false, true})
-            for (int64_t n : {1, 8, 16}) {
+            for (int64_t n : {1, 2, 4, 8, 16}) {
                 if (float_path && type == GgmlType::F16) continue;  // F16 has only the float path
                 if (!all && ((n != 1 && n != 8) || float_path)) continue;
                 for (int th : {1, 2}) {

@@ -38,10 +38,11 @@ struct V {
     using w32 = Pair;
     // 16 ymm: no room for a wide tile, nor for 4 streams of 2 tokens.
     static constexpr int kStreams = 4, kRows = 2, kTokens = 2, kWide = 0, kStreamTokens = 1;
-    // From 3 tokens on, rows are decoded once (qdot_kernel.inc's expanded()),
-    // then 4 tokens at a time: 8 int32 sums in registers, the float sums
-    // (touched once a block) wherever the compiler puts them.
-    static constexpr int kExpandTokens = 4, kExpandMinTokens = 3;
+    // From 2 tokens on (Q8_0: 3), rows are decoded once (qdot_kernel.inc's
+    // expanded()), then 4 tokens at a time: 8 int32 sums in registers, the
+    // float sums (touched once a block) wherever the compiler puts them. At 2
+    // tokens the 2 x 2 tile took twice the one-token time on Q6_K.
+    static constexpr int kExpandTokens = 4, kExpandMinTokens = 2;
     static constexpr int64_t kPrefetch = 768;
     static ivec izero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
     static fvec fzero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
