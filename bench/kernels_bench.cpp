@@ -434,7 +434,7 @@ int register_all() {
             if (!all && f != 0) continue;
             for (const Shape& sh : kShapes) {
                 if (!all && std::string(sh.model) != "2B4T") continue;
-                for (int64_t n : {1, 8, 16, 128, 512}) {
+                for (int64_t n : {1, 2, 4, 8, 16, 128, 512}) {
                     if (!all && n != 1 && n != 8 && n != 512) continue;
                     for (int th : {1, 2}) {
                         const std::string name = std::string(kernels::family_name(TernaryFamily(f))) + "/" + T->name +

@@ -20,6 +20,11 @@ struct V : VOps256 {
 // Tiles per step for prefill, weight streams for decode, tokens per micro tile
 // (measured per ISA; bench/README.md).
 constexpr int kI2sRV = 2, kI2sRV1 = 4, kI2sMaxT = 4;
+// Two to four tokens (batched decoding) take the prefill tiles, whose int16
+// sums widen once per 8 column blocks, not the decode streams, which widen
+// every block: compute-bound from 2 tokens here (tern_bench i2s/avx2/2B4T
+// N:4, 1 thread: 0.71-0.75 -> 0.57-0.59 ms; bench/README.md).
+constexpr int kI2sStreamTokens = 1;
 constexpr bool kI2sExpand = true;  // prefill from expanded weights (i2s_kernel.inc)
 #include "kernels/x86/i2s_kernel.inc"
 
