@@ -154,12 +154,17 @@ struct LoadQ6_K {
         // bits 2k, 2k + 1 of each qh byte moved to bits 4, 5
         const __m256i hi2 = _mm256_and_si256(
             k < 2 ? _mm256_slli_epi16(qh, 4 - 2 * k) : _mm256_srli_epi16(qh, 2 * k - 4), _mm256_set1_epi8(0x30));
-        const Pair q = widen(_mm256_sub_epi8(_mm256_or_si256(lo4, hi2), _mm256_set1_epi8(32)));
-        const __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo4, hi2), _mm256_set1_epi8(32));
+        // (q - 32) * 256 (the byte unpacked as a word's high byte) times
+        // scale * 256, high half (vpmulhw): exactly (q - 32) * scale, the
+        // product being a multiple of 65536 — which saves widen()'s shifts.
+        const __m256i scales = _mm256_slli_epi16(
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192))), 8);
         const __m256i pair = _mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(s));
         const __m256i sv = _mm256_shuffle_epi8(
             pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
-        out[0] = {_mm256_mullo_epi16(q.a, sv), _mm256_mullo_epi16(q.b, sv)};
+        const __m256i z = _mm256_setzero_si256();
+        out[0] = {_mm256_mulhi_epi16(_mm256_unpacklo_epi8(z, q), sv), _mm256_mulhi_epi16(_mm256_unpackhi_epi8(z, q), sv)};
     }
     static float scale(const uint8_t* b) { return half_to_float(b + 208); }
 };
