@@ -158,11 +158,12 @@ struct LoadQ6_K {
         // (q - 32) * 256 (the byte unpacked as a word's high byte) times
         // scale * 256, high half (vpmulhw): exactly (q - 32) * scale, the
         // product being a multiple of 65536 — which saves widen()'s shifts.
-        const __m256i scales = _mm256_slli_epi16(
-            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192))), 8);
-        const __m256i pair = _mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(s));
-        const __m256i sv = _mm256_shuffle_epi8(
-            pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
+        // scale * 256 is one vpshufb from the block's 16 scale bytes (in both
+        // 128-bit lanes): a zero byte, then scale 2s (low lane) or 2s + 1.
+        const __m256i scales = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+        const char z8 = char(0x80), lo = char(2 * s), hi = char(2 * s + 1);
+        const __m256i sv = _mm256_shuffle_epi8(scales, _mm256_setr_epi8(z8, lo, z8, lo, z8, lo, z8, lo, z8, lo, z8, lo, z8, lo, z8, lo,
+                                                                         z8, hi, z8, hi, z8, hi, z8, hi, z8, hi, z8, hi, z8, hi, z8, hi));
         const __m256i z = _mm256_setzero_si256();
         out[0] = {_mm256_mulhi_epi16(_mm256_unpacklo_epi8(z, q), sv), _mm256_mulhi_epi16(_mm256_unpackhi_epi8(z, q), sv)};
     }
