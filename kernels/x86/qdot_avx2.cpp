@@ -181,14 +181,19 @@ struct LoadK {
     static void step(const uint8_t* b, int j, Pair* out) {
         __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + kQs + 32 * (j / 2)));
         q = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0f));
-        if constexpr (Q5) {
+        if constexpr (Q5) {  // bit j of qh moved to bit 4
             const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
-            const __m256i bit = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(j)), _mm256_set1_epi8(1));
-            q = _mm256_or_si256(q, _mm256_slli_epi16(bit, 4));
+            const __m256i at4 = j < 4 ? _mm256_slli_epi16(qh, 4 - j) : j > 4 ? _mm256_srli_epi16(qh, j - 4) : qh;
+            q = _mm256_or_si256(q, _mm256_and_si256(at4, _mm256_set1_epi8(0x10)));
         }
-        int sc, m;
-        k_scale_min(b + 4, j, sc, m);
-        const __m256i scv = _mm256_set1_epi16(short(sc));
+        // The block's 8 scales (formats.h; the same for every step of a block,
+        // so computed once) and sub-block j's as every word: one vpshufb.
+        uint64_t sc, m;
+        k_scales_mins(b + 4, &sc, &m);
+        const char z8 = char(0x80), jj = char(j);
+        const __m256i scv = _mm256_shuffle_epi8(_mm256_set1_epi64x(int64_t(sc)),
+                                                _mm256_setr_epi8(jj, z8, jj, z8, jj, z8, jj, z8, jj, z8, jj, z8, jj, z8, jj, z8,
+                                                                 jj, z8, jj, z8, jj, z8, jj, z8, jj, z8, jj, z8, jj, z8, jj, z8));
         const Pair w = widen_u(q);
         out[0] = {_mm256_mullo_epi16(w.a, scv), _mm256_mullo_epi16(w.b, scv)};
     }
