@@ -13,7 +13,8 @@ struct V : VOps256 {
     static reg dot(reg acc, reg, reg) { return acc; }
     static reg maddubs(reg c, reg a) { return _mm256_maddubs_epi16(c, a); }
     static reg add16(reg a, reg b) { return _mm256_add_epi16(a, b); }
-    static reg widen(reg acc, reg a16) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a16, _mm256_set1_epi16(1))); }
+    template <int M = 1>
+    static reg widen(reg acc, reg a16) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a16, _mm256_set1_epi16(M))); }
 };
 }  // namespace
 

@@ -19,7 +19,8 @@ struct V : VOps512 {
     static reg dot(reg acc, reg, reg) { return acc; }
     static reg maddubs(reg c, reg a) { return _mm512_maddubs_epi16(c, a); }
     static reg add16(reg a, reg b) { return _mm512_add_epi16(a, b); }
-    static reg widen(reg acc, reg a16) { return _mm512_add_epi32(acc, _mm512_madd_epi16(a16, _mm512_set1_epi16(1))); }
+    template <int M = 1>
+    static reg widen(reg acc, reg a16) { return _mm512_add_epi32(acc, _mm512_madd_epi16(a16, _mm512_set1_epi16(M))); }
 };
 }  // namespace
 

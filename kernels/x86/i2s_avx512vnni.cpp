@@ -19,6 +19,7 @@ struct V : VOps512 {
     static reg dot(reg acc, reg c, reg a) { return _mm512_dpbusd_epi32(acc, c, a); }
     static reg maddubs(reg c, reg) { return c; }
     static reg add16(reg a, reg) { return a; }
+    template <int M = 1>
     static reg widen(reg acc, reg) { return acc; }
 };
 }  // namespace

@@ -13,6 +13,7 @@ struct V : VOps256 {
     static reg dot(reg acc, reg c, reg a) { return _mm256_dpbusd_avx_epi32(acc, c, a); }
     static reg maddubs(reg c, reg) { return c; }
     static reg add16(reg a, reg) { return a; }
+    template <int M = 1>
     static reg widen(reg acc, reg) { return acc; }
 };
 }  // namespace
