@@ -20,7 +20,11 @@ struct V : VOps256 {
 
 // Tiles per step for prefill, weight streams for decode, tokens per micro tile
 // (measured per ISA; bench/README.md).
-constexpr int kI2sRV = 2, kI2sRV1 = 4, kI2sMaxT = 4;
+constexpr int kI2sRV = 2, kI2sRV1 = 4, kI2sMaxT = 8;
+// Two tiles per step up to 4 tokens; from 5 on one tile of up to 8 tokens,
+// whose codes serve twice the products (tern_bench i2s/avx2/2B4T N:8,
+// 1 thread: 1.17 / 1.24 -> 1.10 / 1.08 ms; N:2 is slower with one tile).
+constexpr int kI2sRVTokens = 4;
 // Two to four tokens (batched decoding) take the prefill tiles, whose int16
 // sums widen once per 8 column blocks, not the decode streams, which widen
 // every block: compute-bound from 2 tokens here (tern_bench i2s/avx2/2B4T

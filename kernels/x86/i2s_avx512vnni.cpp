@@ -27,6 +27,7 @@ struct V : VOps512 {
 // Tiles per step for prefill, weight streams for decode, tokens per micro tile
 // (measured per ISA; bench/README.md).
 constexpr int kI2sRV = 2, kI2sRV1 = 4, kI2sMaxT = 8;
+constexpr int kI2sRVTokens = kI2sMaxT;  // kI2sRV tiles per step at every token count
 constexpr int kI2sStreamTokens = 4;
 constexpr bool kI2sExpand = false;
 #include "kernels/x86/i2s_kernel.inc"
