@@ -135,6 +135,27 @@ TEST(Embed, PackingDoesNotChangeABit) {
     }
 }
 
+// A pass of 64 tokens or more splits the tokens among the threads (in the
+// chunks of bitlinear.h's token_chunk); a shorter one splits the rows. Inputs packed two to a pass of 64 tokens (the
+// test models' context, so the most a pass holds) give the bits each gives alone.
+TEST(Embed, LongPassesEqualShortOnesBitForBit) {
+    for (const auto& g : load_embed_goldens()) {
+        SCOPED_TRACE(g.name);
+        const Model model = Model::load(g.file);
+        std::vector<std::vector<int32_t>> inputs(4);
+        for (size_t k = 0; k < inputs.size(); ++k)
+            for (int i = 0; i < 32; ++i) inputs[k].push_back(int32_t((i * 37 + 11 * int(k) + 5) % 90));
+        for (int threads : {1, 2, 3}) {
+            EmbedOptions o = raw();
+            o.n_threads = threads;
+            Embedder e(model, o);
+            const auto packed = e.embed(inputs);  // two passes of 64 tokens
+            for (size_t k = 0; k < inputs.size(); ++k)
+                EXPECT_EQ(packed[k], e.embed(std::span(&inputs[k], 1))[0]) << "input " << k << ", " << threads << " threads";
+        }
+    }
+}
+
 TEST(Embed, EveryKernelTableGivesTheSameBits) {
     for (const auto& g : load_embed_goldens()) {
         SCOPED_TRACE(g.name);

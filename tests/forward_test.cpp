@@ -127,6 +127,22 @@ TEST(Forward, DecodeWithCacheEqualsBatchedPrefill) {
     }
 }
 
+// A pass of 64 tokens or more splits the tokens among the threads (in the
+// chunks of bitlinear.h's token_chunk); smaller passes split the rows. The
+// same bits either way.
+TEST(Forward, LongPrefillEqualsSmallBatches) {
+    for (const auto& g : load_goldens()) {
+        SCOPED_TRACE(g.name);
+        const Model model = load(g);
+        const int64_t V = model.info().n_vocab;
+        std::vector<int32_t> tokens;
+        for (int64_t i = 0; i < 150; ++i) tokens.push_back(int32_t((i * 7919 + 13) % V));
+        const auto big = eval_all(model, tokens, {.n_ctx = 160, .n_batch = 512, .n_threads = 2});
+        EXPECT_EQ(eval_all(model, tokens, {.n_ctx = 160, .n_batch = 32, .n_threads = 2}), big) << "32-token passes";
+        EXPECT_EQ(eval_all(model, tokens, {.n_ctx = 160, .n_batch = 100, .n_threads = 3}), big) << "3 threads";
+    }
+}
+
 TEST(Forward, TruncateAndReevaluateIsExact) {
     const auto goldens = load_goldens();
     const Golden& g = goldens[0];
