@@ -62,10 +62,10 @@ public:
     static constexpr int64_t kRowGrain = 64;
 
     // From this many tokens on, threads split the tokens instead of the rows
-    // (prefill), in whole multiples of kTokenGrain (a multiple of the kernels'
-    // token tiles). Every chunk streams each weight matrix once, so chunks of
-    // 8 (a 120-token passage on 2 threads) spent more on the weights than on
-    // the products; 32 keeps 4+ chunks per thread from 256 tokens on for the
+    // (prefill), in equal chunks of about kTokenGrain (token_chunk below).
+    // Every chunk streams each weight matrix once, so chunks of 8 (a
+    // 120-token passage on 2 threads) spent more on the weights than on the
+    // products; 32 keeps 4+ chunks per thread from 256 tokens on for the
     // pool to balance. Per-token steps around the products split tokens the
     // same way (parallel_tokens).
     static constexpr int64_t kTokenSplitMin = 64;
