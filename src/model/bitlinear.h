@@ -79,19 +79,19 @@ private:
     mutable std::vector<int64_t> starts_;  // each matrix's first row in the combined row space
 };
 
-// fn over tokens [0, n), split among the threads the way BitLinear::apply
-// splits them (for a prefill, the same thread gets the same tokens in the
-// per-token steps as in the products, so rows stay in its cache).
-// The chunks are equal, about kTokenGrain each, as many as a multiple of the
-// threads: chunks of exactly 32 gave a 120-token passage on 2 threads 64
-// tokens on one thread and 56 on the other, which then waited 6 % of the
-// time; 4 x 30 splits it evenly.
+// The token chunks of a prefill: equal, about kTokenGrain each, as many as a
+// multiple of the threads. Chunks of exactly 32 gave a 120-token passage on
+// 2 threads 64 tokens on one thread and 56 on the other, which then waited
+// 6 % of the time; 4 x 30 splits it evenly.
 inline int64_t token_chunk(int64_t n, int threads) {
     const int64_t per = std::max<int64_t>(1, (n + BitLinear::kTokenGrain / 2) / BitLinear::kTokenGrain / threads);
     const int64_t chunks = per * threads;
     return (n + chunks - 1) / chunks;
 }
 
+// fn over tokens [0, n), split among the threads the way BitLinear::apply
+// splits them (for a prefill, the same thread gets the same tokens in the
+// per-token steps as in the products, so rows stay in its cache).
 inline void parallel_tokens(ThreadPool& pool, int64_t n, const std::function<void(int, int64_t, int64_t)>& fn) {
     if (n >= BitLinear::kTokenSplitMin)
         pool.parallel_for(n, token_chunk(n, pool.size()), fn, ThreadPool::kAffine);
