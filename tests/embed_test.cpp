@@ -136,8 +136,9 @@ TEST(Embed, PackingDoesNotChangeABit) {
 }
 
 // A pass of 64 tokens or more splits the tokens among the threads (in the
-// chunks of bitlinear.h's token_chunk); a shorter one splits the rows. Inputs packed two to a pass of 64 tokens (the
-// test models' context, so the most a pass holds) give the bits each gives alone.
+// chunks of bitlinear.h's token_chunk); a shorter one splits the rows. Inputs
+// packed two to a pass of 64 tokens (the test models' context, so the most a
+// pass holds) give the bits each gives alone.
 TEST(Embed, LongPassesEqualShortOnesBitForBit) {
     for (const auto& g : load_embed_goldens()) {
         SCOPED_TRACE(g.name);
