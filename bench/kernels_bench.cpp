@@ -5,6 +5,9 @@
 //                                     larger than the last-level cache
 //   probe/int8_peak/ISA/threads:T     int8 dot-product peak (>= 14 independent
 //                                     accumulator chains, no memory traffic)
+//   probe/int8_accumulate/avx2/threads:T
+//                                     pmaddubsw + paddw from L1: the ceiling of
+//                                     a kernel without vpdpbusd (pct_peak)
 //   FAMILY/TABLE/MODEL:ROWSxCOLS/N:n/threads:T
 //                                     BitLinear::apply (the kernel plus the
 //                                     beta/s scaling) as the forward pass calls
@@ -230,6 +233,28 @@ void BM_peak(benchmark::State& st, PeakProbe p, int threads) {
     st.counters["GMAC/s"] = best / 1e9;
 }
 
+// The products plus their adds into sums, from L1, on a table without
+// vpdpbusd: the ceiling of its kernels, as % of its own peak probe.
+struct AccumulateProbe {
+    PeakProbe loop, peak;
+};
+std::vector<AccumulateProbe> accumulate_probes() {
+    std::vector<AccumulateProbe> out;
+#if defined(__x86_64__)
+    for (const auto& p : peak_probes())
+        if (std::string(p.isa) == "avx2")
+            out.push_back({{"avx2", p.runs, kernels::avx2::int8_accumulate_probe, kernels::avx2::int8_accumulate_probe_macs}, p});
+#endif
+    return out;
+}
+
+void BM_accumulate(benchmark::State& st, AccumulateProbe p, int threads) {
+    double best = 0;
+    for (auto _ : st) best = std::max(best, peak_pass(p.loop, threads, 2'000'000));
+    st.counters["GMAC/s"] = best / 1e9;
+    st.counters["pct_peak"] = 100.0 * best / probe_peak(p.peak, threads);
+}
+
 // ---------------------------------------------------------------- ternary
 
 const kernels::TernaryMatrix& matrix(const Shape& sh) {
@@ -421,6 +446,11 @@ int register_all() {
         for (const auto& p : peak_probes())
             benchmark::RegisterBenchmark(("probe/int8_peak/" + std::string(p.isa) + "/threads:" + std::to_string(th)).c_str(),
                                          BM_peak, p, th)
+                ->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+        for (const auto& p : accumulate_probes())
+            benchmark::RegisterBenchmark(
+                ("probe/int8_accumulate/" + std::string(p.loop.isa) + "/threads:" + std::to_string(th)).c_str(),
+                BM_accumulate, p, th)
                 ->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);
     }
     std::vector<const KernelTable*> tables;

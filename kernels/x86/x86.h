@@ -144,6 +144,9 @@ void qdot_matmul_fallback(GgmlType type, const uint8_t* w, int64_t row_bytes, in
 
 namespace avx2 {
 TERN_X86_DECLARE_PROBE
+// pmaddubsw + paddw from L1: the ceiling of a kernel without vpdpbusd (bench/).
+int64_t int8_accumulate_probe(int64_t iters, int32_t seed);
+int64_t int8_accumulate_probe_macs(int64_t iters);
 TERN_X86_DECLARE_QDOT
 TERN_X86_DECLARE_COMMON
 TERN_X86_DECLARE_I2S
