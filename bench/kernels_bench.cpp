@@ -58,6 +58,7 @@
 #include "kernels/formats.h"
 #include "kernels/kernels.h"
 #include "model/bitlinear.h"
+#include "diagnostics/probes.h"
 #include "runtime/thread_pool.h"
 #if defined(__x86_64__)
 #include "kernels/cpu_features.h"
@@ -108,26 +109,6 @@ uint64_t splitmix(uint64_t& s) {
 
 // ---------------------------------------------------------------- probes
 
-// Sum of 64-bit words over 4 sequential streams (the quarters of the range)
-// with software prefetch: the fastest read pattern we found for one core here
-// (one stream, or 8 streams, read 15-40% slower). Baseline SSE2 code already
-// reads far faster than DRAM delivers, so this measures the memory.
-uint64_t read_sum(const uint64_t* p, size_t n) {
-    constexpr int kS = 4;
-    const size_t q = n / kS;
-    uint64_t s[kS][2] = {};
-    for (size_t i = 0; i + 8 <= q; i += 8)
-        for (int k = 0; k < kS; ++k) {
-            const uint64_t* a = p + size_t(k) * q + i;
-            _mm_prefetch(reinterpret_cast<const char*>(a + 128), _MM_HINT_T0);
-            s[k][0] += a[0] + a[2] + a[4] + a[6];
-            s[k][1] += a[1] + a[3] + a[5] + a[7];
-        }
-    uint64_t r = 0;
-    for (int k = 0; k < kS; ++k) r += s[k][0] + s[k][1];
-    return r;
-}
-
 struct ReadBuffer {
     AlignedBuffer buf;
     ReadBuffer() : buf(footprint_bytes()) {
@@ -141,19 +122,11 @@ ReadBuffer& read_buffer() {
     return b;
 }
 
-// One pass over the buffer split across the pool; bytes / second.
+// One pass over the buffer split across the pool (probes::read_pass: 4
+// sequential streams a thread with software prefetch); bytes / second.
 double read_pass(int threads) {
     auto& b = read_buffer();
-    const size_t words = b.buf.size() / 8;
-    std::vector<uint64_t> sums(static_cast<size_t>(threads));
-    const auto t0 = Clock::now();
-    pool(threads).parallel_for(
-        int64_t(words), 4096,
-        [&](int th, int64_t lo, int64_t hi) { sums[size_t(th)] += read_sum(b.buf.as<uint64_t>() + lo, size_t(hi - lo)); },
-        ThreadPool::kStreaming);
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    benchmark::DoNotOptimize(sums);
-    return double(words * 8) / s;
+    return probes::read_pass(pool(threads), b.buf.as<uint64_t>(), b.buf.size() / 8);
 }
 
 // Best of several passes (bandwidth: noise only ever lowers it).
@@ -167,40 +140,10 @@ double probe_read_bw(int threads) {
     return cache[threads] = best;
 }
 
-struct PeakProbe {
-    const char* isa;
-    bool (*runs)();
-    int64_t (*probe)(int64_t, int32_t);
-    int64_t (*macs)(int64_t);
-};
+using probes::PeakProbe;
+using probes::int8_peak_probes;
 
-std::vector<PeakProbe> peak_probes() {
-    std::vector<PeakProbe> out;
-#if defined(__x86_64__)
-    using namespace kernels;
-    auto has = [](const char* name) {
-        for (const auto& e : available_tables())
-            if (e.runs_here && std::string(e.table->name) == name) return true;
-        return false;
-    };
-    if (has("avx512vnni"))
-        out.push_back({"avx512vnni", [] { return true; }, avx512vnni::int8_peak_probe, avx512vnni::int8_peak_probe_macs});
-    if (has("avx512")) out.push_back({"avx512", [] { return true; }, avx512::int8_peak_probe, avx512::int8_peak_probe_macs});
-    if (has("avxvnni")) out.push_back({"avxvnni", [] { return true; }, avxvnni::int8_peak_probe, avxvnni::int8_peak_probe_macs});
-    if (has("avx2")) out.push_back({"avx2", [] { return true; }, avx2::int8_peak_probe, avx2::int8_peak_probe_macs});
-#endif
-    return out;
-}
-
-// MAC/s of one probe on `threads` threads (each thread runs its own chains).
-double peak_pass(const PeakProbe& p, int threads, int64_t iters) {
-    std::vector<int64_t> sums(static_cast<size_t>(threads));
-    const auto t0 = Clock::now();
-    pool(threads).run_on_all([&](int th) { sums[size_t(th)] = p.probe(iters, th + 1); });
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    benchmark::DoNotOptimize(sums);
-    return double(p.macs(iters)) * threads / s;
-}
+double peak_pass(const PeakProbe& p, int threads, int64_t iters) { return probes::peak_pass(pool(threads), p, iters); }
 
 double probe_peak(const PeakProbe& p, int threads) {
     static std::mutex mu;
@@ -216,7 +159,7 @@ double probe_peak(const PeakProbe& p, int threads) {
 // The machine's int8 peak: the best probe of any table it runs.
 double machine_peak(int threads) {
     double best = 0;
-    for (const auto& p : peak_probes()) best = std::max(best, probe_peak(p, threads));
+    for (const auto& p : int8_peak_probes()) best = std::max(best, probe_peak(p, threads));
     return best;
 }
 
@@ -241,9 +184,9 @@ struct AccumulateProbe {
 std::vector<AccumulateProbe> accumulate_probes() {
     std::vector<AccumulateProbe> out;
 #if defined(__x86_64__)
-    for (const auto& p : peak_probes())
+    for (const auto& p : int8_peak_probes())
         if (std::string(p.isa) == "avx2")
-            out.push_back({{"avx2", p.runs, kernels::avx2::int8_accumulate_probe, kernels::avx2::int8_accumulate_probe_macs}, p});
+            out.push_back({{"avx2", kernels::avx2::int8_accumulate_probe, kernels::avx2::int8_accumulate_probe_macs}, p});
 #endif
     return out;
 }
@@ -443,7 +386,7 @@ int register_all() {
     for (int th : {1, 2}) {
         benchmark::RegisterBenchmark(("probe/read_bw/threads:" + std::to_string(th)).c_str(), BM_read_bw, th)
             ->UseRealTime()->Iterations(5)->Unit(benchmark::kMillisecond);
-        for (const auto& p : peak_probes())
+        for (const auto& p : int8_peak_probes())
             benchmark::RegisterBenchmark(("probe/int8_peak/" + std::string(p.isa) + "/threads:" + std::to_string(th)).c_str(),
                                          BM_peak, p, th)
                 ->UseRealTime()->Iterations(3)->Unit(benchmark::kMillisecond);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.h"
+#include "tern/model.h"
 #include "test_util.h"
 
 namespace tern {
@@ -159,6 +160,59 @@ TEST(BenchCli, BatchedRowsFollowTheLlamaBenchFields) {
     EXPECT_EQ(rows[1]["n_gen"], 3);
     // t/s counts both sequences' tokens.
     EXPECT_NEAR(rows[1]["samples_ts"][0].get<double>(), 6e9 / rows[1]["samples_ns"][0].get<double>(), 1e-3);
+}
+
+// --probes: the machine's limits measured before each test, then llama-bench's
+// fields and three of tern's: a prompt against the int8 peak (the model's
+// ternary multiply-adds per token), one sequence's generation against the
+// read bandwidth (the weight bytes a token reads), nothing for the others.
+TEST(BenchCli, ProbesReportEachSpeedAgainstItsLimit) {
+    std::string out;
+    ASSERT_EQ(test::run_tern("bench -m " + kGolden + " -p 16 -n 4 --pg 4,2 --npl 2 -r 1 -t 1 -o jsonl --probes", &out), 0)
+        << out;
+    const auto rows = jsonl_rows(out);
+    ASSERT_EQ(rows.size(), 4u) << out;
+    const ModelInfo info = Model::load(kGolden).info();
+    std::vector<std::string> fields = kFields;
+    for (const char* f : {"probe_read_gbps", "probe_int8_gmacs", "pct_limit"}) fields.push_back(f);
+    for (const auto& r : rows) {
+        SCOPED_TRACE(r["test"].get<std::string>());
+        std::vector<std::string> keys;
+        for (const auto& [k, v] : r.items()) keys.push_back(k);
+        EXPECT_EQ(keys, fields);
+        EXPECT_GT(r["probe_read_gbps"].get<double>(), 0.1);
+#if defined(__x86_64__)
+        EXPECT_GT(r["probe_int8_gmacs"].get<double>(), 1.0);  // every x86 table has a peak probe
+#endif
+    }
+    const double ts_pp = rows[0]["avg_ts"], ts_tg = rows[1]["avg_ts"];
+    EXPECT_EQ(rows[0]["test"], "pp16");
+    if (rows[0]["probe_int8_gmacs"].get<double>() > 0)
+        EXPECT_NEAR(rows[0]["pct_limit"].get<double>(),
+                    100.0 * ts_pp * double(info.ternary_macs_per_token) / (rows[0]["probe_int8_gmacs"].get<double>() * 1e9),
+                    1e-9 * rows[0]["pct_limit"].get<double>());
+    EXPECT_EQ(rows[1]["test"], "tg4");
+    EXPECT_NEAR(rows[1]["pct_limit"].get<double>(),
+                100.0 * ts_tg * double(info.bytes_per_token) / (rows[1]["probe_read_gbps"].get<double>() * 1e9),
+                1e-9 * rows[1]["pct_limit"].get<double>());
+    EXPECT_EQ(rows[2]["test"], "pp4+tg2");
+    EXPECT_TRUE(rows[2]["pct_limit"].is_null());
+    EXPECT_EQ(rows[3]["test"], "tg4 x2");
+    EXPECT_TRUE(rows[3]["pct_limit"].is_null());
+
+    // CSV and markdown carry them too (an empty value where no limit bounds the test).
+    ASSERT_EQ(test::run_tern("bench -m " + kGolden + " -p 0 -n 2 --npl 2 -r 1 -t 1 -o csv --probes", &out), 0) << out;
+    std::istringstream in(out);
+    std::string header, tg, batched;
+    std::getline(in, header);
+    std::getline(in, tg);
+    std::getline(in, batched);
+    EXPECT_NE(header.find(",test,probe_read_gbps,probe_int8_gmacs,pct_limit"), std::string::npos) << header;
+    EXPECT_TRUE(std::regex_search(tg, std::regex(R"("tg2","[0-9.]+","[0-9.]+","[0-9.]+"$)"))) << tg;
+    EXPECT_TRUE(std::regex_search(batched, std::regex(R"("tg2 x2","[0-9.]+","[0-9.]+",""$)"))) << batched;
+    ASSERT_EQ(test::run_tern("bench -m " + kGolden + " -p 0 -n 2 -r 1 -t 1 --probes", &out), 0) << out;
+    EXPECT_NE(out.find("| table      | kernel |                   limit | % limit |"), std::string::npos) << out;
+    EXPECT_TRUE(std::regex_search(out, std::regex(R"(\| +read [0-9.]+ GB/s \| +[0-9.]+ \|)"))) << out;
 }
 
 TEST(BenchCli, RejectsBadNumbersNamingTheFlag) {

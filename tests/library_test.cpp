@@ -82,6 +82,64 @@ TEST(Library, ModelInfo) {
     EXPECT_NE(i.fingerprint, 0u);
 }
 
+// What one token costs, counted from the file's own tensor table: the
+// projections' ternary multiply-adds, and the bytes a generated token reads —
+// ternary projections at 2 bits a weight as packed, float ones as stored, the
+// output matrix, every norm gain; never the embedding table (unless it is the
+// output matrix). Packing pads tiny shapes (columns to a multiple of 256,
+// rows to a tile), so those only bound the bytes; the others must match.
+TEST(Library, ModelInfoCountsWhatATokenReads) {
+    const std::string data = std::string(TERN_TEST_DATA_DIR) + "/models/";
+    struct Case {
+        std::string path;
+        bool ternary;  // projections ternary in memory (F16 masters of a bitnet file are ternarized at load)
+        bool exact;    // shapes the packing does not pad
+    };
+    const auto up = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
+    for (const Case& c : {Case{kModel, true, true}, Case{data + "b25_tq1_g2.gguf", true, true},
+                          Case{data + "b158_f16_g2.gguf", true, false}, Case{data + "gemma3_i2s_embd.gguf", true, false},
+                          Case{data + "gemma3_f16_embd.gguf", false, true}}) {
+        SCOPED_TRACE(c.path);
+        const Model model = Model::load(c.path);
+        const gguf::File& f = model.file();
+        int64_t macs = 0;
+        uint64_t lo = 0, hi = 0;  // the bytes unpadded, and with the most padding
+        bool has_output = false;
+        for (const auto& t : f.tensors()) {
+            const std::string& n = t.name;
+            const bool projection = n.rfind("blk.", 0) == 0 && n.find("_norm") == std::string::npos &&
+                                    (n.find("attn_") != std::string::npos || n.find("ffn_") != std::string::npos);
+            uint64_t b = 0, b_hi = 0;
+            if (projection && c.ternary) {
+                macs += t.n_elements;
+                b = uint64_t(t.n_elements / 4);
+                b_hi = uint64_t(up(t.dims[1], 64) * up(t.dims[0], 256) / 4);
+            } else if (projection) {
+                b = t.n_bytes;
+            } else if (n.find("norm") != std::string::npos) {
+                b = uint64_t(t.n_elements) * 4;  // gains as f32
+            } else if (n == "output.weight") {
+                b = t.n_bytes;
+                has_output = true;
+            }
+            lo += b;
+            hi += std::max(b, b_hi);
+        }
+        if (!has_output && model.info().has_output_head) {  // tied: the embedding table is the output matrix
+            lo += f.tensor("token_embd.weight").n_bytes;
+            hi += f.tensor("token_embd.weight").n_bytes;
+        }
+        EXPECT_EQ(model.info().ternary_macs_per_token, macs);
+        if (c.exact) {
+            EXPECT_EQ(model.info().bytes_per_token, lo);
+        } else {
+            EXPECT_GT(model.info().bytes_per_token, lo);  // these shapes are padded
+            EXPECT_LE(model.info().bytes_per_token, hi);
+        }
+        EXPECT_GT(lo, 0u);
+    }
+}
+
 // --output-type: the output matrix requantized at load. The file's own type
 // changes nothing; Q8_0, Q6_K, Q5_K and Q4_K move the logits a little, never the argmax
 // of a clear winner; names the loader does not write, and a model without an

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -42,6 +43,7 @@ struct BenchOpts {
     std::vector<int> npl;  // sequences decoding together (llama-batched-bench's -npl)
     bool kv_f16 = false;
     bool progress = false;
+    bool probes = false;  // --probes: the machine's limits measured before each test, and each speed against its own
     int reps = 5;
     std::string output = "md";
 };
@@ -69,6 +71,8 @@ struct ModelDesc {
     std::string filename, type, table, kernel;
     uint64_t size = 0;
     int64_t params = 0;
+    uint64_t bytes_per_token = 0;       // ModelInfo's: what a generated token reads
+    int64_t ternary_macs_per_token = 0;  // and a prompt token's int8 work
 };
 
 struct Row {
@@ -79,6 +83,22 @@ struct Row {
     std::string type_kv;  // "f32" or "f16": tern's KV cache (llama.cpp's type_k / type_v)
     std::string test_time;
     std::vector<uint64_t> samples_ns;
+    std::optional<MachineLimits> limits;  // --probes: measured just before the test
+
+    // --probes: the test's speed as % of the limit that bounds it — a prompt
+    // against the int8 peak (ternary multiply-adds per token), generation of
+    // one sequence against the read bandwidth (weight bytes per token); nullopt
+    // for the others (prompt plus generation, batched decoding) or without a probe.
+    std::optional<double> pct_limit() const {
+        if (!limits) return std::nullopt;
+        const double ts = mean_ts();
+        if (test.n_gen == 0 && limits->int8_macs_per_s > 0 && model.ternary_macs_per_token > 0)
+            return 100.0 * ts * double(model.ternary_macs_per_token) / limits->int8_macs_per_s;
+        if (test.n_prompt == 0 && test.n_seq == 0 && limits->read_bytes_per_s > 0)
+            return 100.0 * ts * double(model.bytes_per_token) / limits->read_bytes_per_s;
+        return std::nullopt;
+    }
+    double mean_ts() const;
 
     std::vector<double> samples_ts() const {
         std::vector<double> ts;
@@ -122,6 +142,8 @@ std::string size_word(int64_t params) {
     return fmt::format("{}K", (params + 500) / 1000);
 }
 
+double Row::mean_ts() const { return mean_sd(samples_ts()).first; }
+
 // ---- output: llama-bench's formats -------------------------------------
 
 // llama-bench's fields, in its order, then tern's own.
@@ -130,6 +152,10 @@ const std::vector<std::string> kFields = {
     "n_batch",      "n_threads",    "type_k",    "type_v",         "n_prompt",   "n_gen",      "n_depth",
     "test_time",    "avg_ns",       "stddev_ns", "avg_ts",         "stddev_ts",  "samples_ns", "samples_ts",
     "table",        "kernel",       "n_seq",     "test"};
+
+// With --probes, after them: the limits measured before the test and the
+// speed as % of the one that bounds it (Row::pct_limit; empty when none does).
+const std::vector<std::string> kProbeFields = {"probe_read_gbps", "probe_int8_gmacs", "pct_limit"};
 
 // tern has no build counter; 0 says so (llama-bench's build_number is an integer).
 constexpr int kBuildNumber = 0;
@@ -164,6 +190,12 @@ nlohmann::ordered_json to_json(const Row& r, const std::string& cpu) {
     j["kernel"] = r.model.kernel;
     j["n_seq"] = r.test.n_seq;
     j["test"] = r.test.label();
+    if (r.limits) {
+        j["probe_read_gbps"] = r.limits->read_bytes_per_s / 1e9;
+        j["probe_int8_gmacs"] = r.limits->int8_macs_per_s / 1e9;
+        const auto pct = r.pct_limit();
+        j["pct_limit"] = pct ? nlohmann::ordered_json(*pct) : nlohmann::ordered_json(nullptr);
+    }
     return j;
 }
 
@@ -179,19 +211,22 @@ public:
 // the sample lists as space-separated numbers.
 class CsvPrinter : public Printer {
 public:
-    explicit CsvPrinter(std::string cpu) : cpu_(std::move(cpu)) {}
+    CsvPrinter(std::string cpu, bool probes) : cpu_(std::move(cpu)), fields_(kFields) {
+        if (probes) fields_.insert(fields_.end(), kProbeFields.begin(), kProbeFields.end());
+    }
     void begin() override {
         std::string h;
-        for (const auto& f : kFields) h += (h.empty() ? "" : ",") + f;
+        for (const auto& f : fields_) h += (h.empty() ? "" : ",") + f;
         fmt::print("{}\n", h);
     }
     void row(const Row& r) override {
         const auto j = to_json(r, cpu_);
         std::string line;
-        for (const auto& f : kFields) {
+        for (const auto& f : fields_) {
             const auto& v = j[f];
             std::string s;
-            if (v.is_string()) {
+            if (v.is_null()) {
+            } else if (v.is_string()) {
                 s = v.get<std::string>();
             } else if (v.is_array()) {
                 for (const auto& x : v) s += (s.empty() ? "" : " ") + number(x);
@@ -211,6 +246,7 @@ private:
         return v.is_number_float() ? fmt::format("{:.6f}", v.get<double>()) : v.dump();
     }
     std::string cpu_;
+    std::vector<std::string> fields_;
 };
 
 // JSON: an array of objects, written as each test finishes (and closed on Ctrl-C).
@@ -250,11 +286,12 @@ private:
 // table and kernel columns. Widths as llama-bench's (negative: left-aligned).
 class MdPrinter : public Printer {
 public:
-    MdPrinter(std::string cpu, bool show_batch, bool show_kv) : cpu_(std::move(cpu)) {
+    MdPrinter(std::string cpu, bool show_batch, bool show_kv, bool probes) : cpu_(std::move(cpu)) {
         cols_ = {{"model", -30}, {"size", 10}, {"params", 10}, {"backend", -10}, {"threads", 7}};
         if (show_batch) cols_.push_back({"n_batch", 7});
         if (show_kv) cols_.insert(cols_.end(), {{"type_k", 6}, {"type_v", 6}});
         cols_.insert(cols_.end(), {{"test", 15}, {"t/s", 20}, {"table", -10}, {"kernel", -6}});
+        if (probes) cols_.insert(cols_.end(), {{"limit", 23}, {"% limit", 7}});
     }
     void begin() override {
         std::vector<std::string> names, rules;
@@ -285,7 +322,9 @@ public:
             else if (name == "test") v.push_back(r.test.label());
             else if (name == "t/s") v.push_back(fmt::format("{:.2f} ± {:.2f}", avg, sd));
             else if (name == "table") v.push_back(r.model.table);
-            else v.push_back(r.model.kernel);
+            else if (name == "kernel") v.push_back(r.model.kernel);
+            else if (name == "limit") v.push_back(limit_text(r));
+            else v.push_back(r.pct_limit() ? fmt::format("{:.1f}", *r.pct_limit()) : "");
         }
         line(v);
         std::fflush(stdout);
@@ -293,6 +332,15 @@ public:
     void end() override { fmt::print("\nbuild: {} ({})\ncpu: {}; tern {}\n", TERN_GIT_COMMIT, kBuildNumber, cpu_, TERN_VERSION); }
 
 private:
+    // The limit the % column is against ("read 41.2 GB/s", "int8 408 GMAC/s"), or both when neither bounds the test.
+    static std::string limit_text(const Row& r) {
+        if (!r.limits) return "";
+        const std::string read = fmt::format("read {:.1f} GB/s", r.limits->read_bytes_per_s / 1e9);
+        const std::string peak = fmt::format("int8 {:.0f} GMAC/s", r.limits->int8_macs_per_s / 1e9);
+        if (!r.pct_limit())
+            return fmt::format("{:.1f} GB/s, {:.0f} GMAC/s", r.limits->read_bytes_per_s / 1e9, r.limits->int8_macs_per_s / 1e9);
+        return r.test.n_gen == 0 ? peak : read;
+    }
     void line(const std::vector<std::string>& values) {
         std::string s = "|";
         for (size_t i = 0; i < values.size(); ++i) {
@@ -389,8 +437,14 @@ public:
         // A requantized output matrix is part of what is measured: the model
         // type says so ("... I2_S out:Q6_K").
         const std::string out = o_.output_type.empty() ? "" : " out:" + hp.output_type;
-        desc_ = {path, fmt::format("{} {} {}{}", hp.architecture, size_word(hp.n_params), hp.weight_type, out), hp.kernel_table,
-                 kernel_family_name(hp.kernel_family), hp.file_size, hp.n_params};
+        desc_ = {path,
+                 fmt::format("{} {} {}{}", hp.architecture, size_word(hp.n_params), hp.weight_type, out),
+                 hp.kernel_table,
+                 kernel_family_name(hp.kernel_family),
+                 hp.file_size,
+                 hp.n_params,
+                 hp.bytes_per_token,
+                 hp.ternary_macs_per_token};
         vocab_ = hp.n_vocab;
         if (!hp.has_output_head) {
             // An embedding model: prompt processing only, through the Embedder.
@@ -434,6 +488,13 @@ private:
         printer_.row(r);
     }
 
+    // --probes: the machine's limits on the test's threads, just before it runs.
+    void probe(Row& r) const {
+        if (!o_.probes) return;
+        progress(r, "probing the machine's limits");
+        r.limits = probe_machine(r.n_threads);
+    }
+
     // pp / tg / pg tests on one Session, every depth.
     void single(const Model& model, int64_t n_batch, int threads) {
         int64_t n_ctx = 1;
@@ -467,6 +528,7 @@ private:
                     if (!prompt.empty()) s.eval(prompt);
                     for (int64_t k = 0; k < n_gen; ++k) s.eval(std::span<const int32_t>(&gen[size_t(k)], 1));
                 };
+                probe(r);
                 progress(r, "warm-up");
                 run(std::min<int64_t>(t.n_gen, 1));  // the prompt, one generated token
                 for (int k = 0; k < o_.reps; ++k) {
@@ -491,6 +553,7 @@ private:
                        t.label());
             Embedder e(model, EmbedOptions{.n_ctx = p, .n_batch = p, .n_threads = threads, .kv_f16 = o_.kv_f16});
             const std::vector<std::vector<int32_t>> toks = {random_tokens(p, vocab_, 42)};
+            probe(r);
             progress(r, "warm-up");
             e.embed(toks);
             for (int k = 0; k < o_.reps && !interrupted(); ++k) {
@@ -519,6 +582,7 @@ private:
                                    .n_threads = threads, .kv_f16 = o_.kv_f16});
             std::vector<std::vector<int32_t>> toks(static_cast<size_t>(P));
             for (int i = 0; i < P; ++i) toks[size_t(i)] = random_tokens(kPrompt + n, vocab_, 100 + uint64_t(i));
+            probe(r);
             for (int rep = 0; rep <= o_.reps; ++rep) {  // rep 0 warms up
                 progress(r, rep == 0 ? "warm-up" : fmt::format("run {}/{}", rep, o_.reps));
                 std::vector<BatchSession::Item> items;
@@ -563,10 +627,10 @@ void bench(BenchOpts o) {
 
     const std::string cpu = cpu_info().model;
     std::unique_ptr<Printer> printer;
-    if (o.output == "csv") printer = std::make_unique<CsvPrinter>(cpu);
+    if (o.output == "csv") printer = std::make_unique<CsvPrinter>(cpu, o.probes);
     else if (o.output == "json") printer = std::make_unique<JsonPrinter>(cpu);
     else if (o.output == "jsonl") printer = std::make_unique<JsonlPrinter>(cpu);
-    else printer = std::make_unique<MdPrinter>(cpu, o.batch.size() > 1 || o.batch[0] != 2048, o.kv_f16);
+    else printer = std::make_unique<MdPrinter>(cpu, o.batch.size() > 1 || o.batch[0] != 2048, o.kv_f16, o.probes);
 
     std::mutex out;
     for (const std::string& m : o.models)
@@ -633,6 +697,10 @@ void register_bench(CLI::App& app) {
         ->check(CLI::IsMember({"md", "csv", "json", "jsonl"}))
         ->capture_default_str();
     cmd->add_flag("--progress", o->progress, "Print each test's warm-up and runs on stderr");
+    cmd->add_flag("--probes", o->probes,
+                  "Measure the machine's limits before each test (memory read bandwidth, int8 multiply-add peak; ~0.5 s) "
+                  "and report each speed as % of the one that bounds it: a prompt against the int8 peak, generation "
+                  "against the read bandwidth over the weight bytes a token reads");
     cmd->add_option("--ffn-act", o->ffn_act, "FFN activation for `bitnet` files: relu2 or silu")->check(CLI::IsMember({"relu2", "silu"}));
     cmd->add_option("--output-type", o->output_type, kOutputTypeHelp);
     cmd->footer(

@@ -68,4 +68,20 @@ std::optional<std::string> embedding_pooling(const gguf::File& file);
 // The GGML type name of a type id: "F16", "I2_S", "Q6_K", or "type<N>".
 std::string ggml_type_name(uint32_t type);
 
+// This machine's limits, measured now on `threads` threads (0: all), to judge
+// a speed as a ratio against limits measured in the same minutes (shared
+// machines move by tens of percent from minute to minute):
+//   read_bytes_per_s  memory read bandwidth: the best of a few passes over a
+//                     256 MB buffer, far larger than the caches
+//   int8_macs_per_s   the int8 multiply-add peak: the best of the kernel
+//                     tables' peak probes that run here (independent
+//                     dot-product chains, no memory traffic); 0 where there is
+//                     no probe (Arm, for now)
+// About half a second. tern bench --probes reports speeds against them.
+struct MachineLimits {
+    double read_bytes_per_s = 0;
+    double int8_macs_per_s = 0;
+};
+MachineLimits probe_machine(int threads);
+
 }  // namespace tern

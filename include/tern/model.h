@@ -76,6 +76,13 @@ struct ModelInfo {
     KernelFamily kernel_family = KernelFamily::i2s;
     int64_t n_params = 0;        // elements of every tensor in the file
     uint64_t file_size = 0;      // bytes
+    // What one token costs as loaded (the measure of tern bench --probes):
+    // the weight bytes a generated token reads (every projection as packed
+    // for the kernels, the output matrix in its loaded type, the norms; not
+    // the embedding table, of which it reads one row, nor the KV cache), and
+    // the multiply-adds of its ternary projections (a prompt's int8 work).
+    uint64_t bytes_per_token = 0;
+    int64_t ternary_macs_per_token = 0;
     bool has_tokenizer = false;  // the file carries a vocabulary (tokenizer.ggml.tokens)
     // false for an embedding model (qwen3/gemma3 without output.weight): it
     // has no logits, only embeddings (tern/embed.h); Session refuses it.

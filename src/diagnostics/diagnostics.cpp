@@ -2,6 +2,10 @@
 // self-test (kernels/).
 #include "tern/diagnostics.h"
 
+#include <algorithm>
+
+#include "diagnostics/probes.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
 #include "kernels/formats.h"
@@ -53,5 +57,19 @@ std::optional<std::string> embedding_pooling(const gguf::File& file) {
 }
 
 std::string ggml_type_name(uint32_t type) { return type_name(type); }
+
+MachineLimits probe_machine(int threads) {
+    ThreadPool pool(threads > 0 ? threads : hardware_threads());
+    MachineLimits m;
+    // Noise only ever lowers a rate: the best of a few passes.
+    constexpr size_t kReadBytes = size_t(256) << 20;
+    AlignedBuffer buf(kReadBytes);
+    auto* w = buf.as<uint64_t>();
+    for (size_t i = 0; i < kReadBytes / 8; i += 512) w[i] = i;  // touch every page before timing
+    for (int i = 0; i < 4; ++i) m.read_bytes_per_s = std::max(m.read_bytes_per_s, probes::read_pass(pool, w, kReadBytes / 8));
+    for (const auto& p : probes::int8_peak_probes())
+        for (int i = 0; i < 3; ++i) m.int8_macs_per_s = std::max(m.int8_macs_per_s, probes::peak_pass(pool, p, 2'000'000));
+    return m;
+}
 
 }  // namespace tern

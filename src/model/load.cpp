@@ -327,6 +327,23 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     }
 
     for (const auto& t : f.tensors()) w.n_params += t.n_elements;
+    uint64_t bytes = 0;
+    int64_t macs = 0;
+    const auto norm = [&](const std::vector<float>& g) { bytes += g.size() * sizeof(float); };
+    for (const Layer& l : w.layers) {
+        for (const Linear* p : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) {
+            norm(p->norm_in);
+            if (p->is_float()) {
+                bytes += uint64_t(p->f.rows * p->f.row_bytes);
+            } else {
+                bytes += p->w.data.size();
+                macs += p->w.rows * p->w.cols;
+            }
+        }
+        for (const auto* g : {&l.attn_norm, &l.q_norm, &l.k_norm, &l.post_attn_norm, &l.ffn_norm, &l.post_ffn_norm}) norm(*g);
+    }
+    norm(w.output_norm);
+    if (hp.output_head) bytes += uint64_t(w.output.rows * w.output.row_bytes);
 
     ModelInfo& info = w.info;
     info.path = path;
@@ -348,6 +365,8 @@ Model Model::load(const std::string& path, const LoadOptions& opts) {
     info.kernel_family = KernelFamily(int(w.family));
     info.n_params = w.n_params;
     info.file_size = f.file_size();
+    info.bytes_per_token = bytes;
+    info.ternary_macs_per_token = macs;
     info.has_tokenizer = f.has("tokenizer.ggml.tokens");
     info.has_output_head = hp.output_head;
     info.pooling = hp.pooling;
