@@ -170,7 +170,7 @@ TEST(BenchCli, ProbesReportEachSpeedAgainstItsLimit) {
     std::string out;
     ASSERT_EQ(test::run_tern("bench -m " + kGolden + " -p 16 -n 4 --pg 4,2 --npl 2 -r 1 -t 1 -o jsonl --probes", &out), 0)
         << out;
-    const auto rows = jsonl_rows(out);
+    auto rows = jsonl_rows(out);
     ASSERT_EQ(rows.size(), 4u) << out;
     const ModelInfo info = Model::load(kGolden).info();
     std::vector<std::string> fields = kFields;
@@ -187,10 +187,11 @@ TEST(BenchCli, ProbesReportEachSpeedAgainstItsLimit) {
     }
     const double ts_pp = rows[0]["avg_ts"], ts_tg = rows[1]["avg_ts"];
     EXPECT_EQ(rows[0]["test"], "pp16");
-    if (rows[0]["probe_int8_gmacs"].get<double>() > 0)
+    if (rows[0]["probe_int8_gmacs"].get<double>() > 0) {
         EXPECT_NEAR(rows[0]["pct_limit"].get<double>(),
                     100.0 * ts_pp * double(info.ternary_macs_per_token) / (rows[0]["probe_int8_gmacs"].get<double>() * 1e9),
                     1e-9 * rows[0]["pct_limit"].get<double>());
+    }
     EXPECT_EQ(rows[1]["test"], "tg4");
     EXPECT_NEAR(rows[1]["pct_limit"].get<double>(),
                 100.0 * ts_tg * double(info.bytes_per_token) / (rows[1]["probe_read_gbps"].get<double>() * 1e9),
@@ -199,6 +200,11 @@ TEST(BenchCli, ProbesReportEachSpeedAgainstItsLimit) {
     EXPECT_TRUE(rows[2]["pct_limit"].is_null());
     EXPECT_EQ(rows[3]["test"], "tg4 x2");
     EXPECT_TRUE(rows[3]["pct_limit"].is_null());
+    // Nor after a filled context (its attention and KV reads are in neither count).
+    ASSERT_EQ(test::run_tern("bench -m " + kGolden + " -p 4 -n 2 -d 8 -r 1 -t 1 -o jsonl --probes", &out), 0) << out;
+    rows = jsonl_rows(out);
+    ASSERT_EQ(rows.size(), 2u) << out;
+    for (const auto& r : rows) EXPECT_TRUE(r["pct_limit"].is_null()) << r["test"];
 
     // CSV and markdown carry them too (an empty value where no limit bounds the test).
     ASSERT_EQ(test::run_tern("bench -m " + kGolden + " -p 0 -n 2 --npl 2 -r 1 -t 1 -o csv --probes", &out), 0) << out;

@@ -88,9 +88,11 @@ struct Row {
     // --probes: the test's speed as % of the limit that bounds it — a prompt
     // against the int8 peak (ternary multiply-adds per token), generation of
     // one sequence against the read bandwidth (weight bytes per token); nullopt
-    // for the others (prompt plus generation, batched decoding) or without a probe.
+    // for the others (prompt plus generation, batched decoding, a context
+    // filled beforehand: its attention and KV reads are in neither count) or
+    // without a probe.
     std::optional<double> pct_limit() const {
-        if (!limits) return std::nullopt;
+        if (!limits || test.n_depth > 0) return std::nullopt;
         const double ts = mean_ts();
         if (test.n_gen == 0 && limits->int8_macs_per_s > 0 && model.ternary_macs_per_token > 0)
             return 100.0 * ts * double(model.ternary_macs_per_token) / limits->int8_macs_per_s;
@@ -335,11 +337,9 @@ private:
     // The limit the % column is against ("read 41.2 GB/s", "int8 408 GMAC/s"), or both when neither bounds the test.
     static std::string limit_text(const Row& r) {
         if (!r.limits) return "";
-        const std::string read = fmt::format("read {:.1f} GB/s", r.limits->read_bytes_per_s / 1e9);
-        const std::string peak = fmt::format("int8 {:.0f} GMAC/s", r.limits->int8_macs_per_s / 1e9);
-        if (!r.pct_limit())
-            return fmt::format("{:.1f} GB/s, {:.0f} GMAC/s", r.limits->read_bytes_per_s / 1e9, r.limits->int8_macs_per_s / 1e9);
-        return r.test.n_gen == 0 ? peak : read;
+        const double gbps = r.limits->read_bytes_per_s / 1e9, gmacs = r.limits->int8_macs_per_s / 1e9;
+        if (!r.pct_limit()) return fmt::format("{:.1f} GB/s, {:.0f} GMAC/s", gbps, gmacs);
+        return r.test.n_gen == 0 ? fmt::format("int8 {:.0f} GMAC/s", gmacs) : fmt::format("read {:.1f} GB/s", gbps);
     }
     void line(const std::vector<std::string>& values) {
         std::string s = "|";
