@@ -37,7 +37,6 @@
 // shape x N x threads; pick with --benchmark_filter, e.g.
 //   TERN_BENCH_ALL=1 tern_bench --benchmark_filter='^(probe|i2s/avx512vnni/.*N:(1|512)/)'
 #include <benchmark/benchmark.h>
-#include <xmmintrin.h>
 
 #include <atomic>
 #include <chrono>
@@ -56,9 +55,9 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/formats.h"
+#include "diagnostics/probes.h"
 #include "kernels/kernels.h"
 #include "model/bitlinear.h"
-#include "diagnostics/probes.h"
 #include "runtime/thread_pool.h"
 #if defined(__x86_64__)
 #include "kernels/cpu_features.h"

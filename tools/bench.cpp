@@ -91,13 +91,19 @@ struct Row {
     // for the others (prompt plus generation, batched decoding, a context
     // filled beforehand: its attention and KV reads are in neither count) or
     // without a probe.
+    enum class Bound { none, int8_peak, read_bandwidth };
+    Bound bound() const {
+        if (!limits || test.n_depth > 0) return Bound::none;
+        if (test.n_gen == 0 && limits->int8_macs_per_s > 0 && model.ternary_macs_per_token > 0) return Bound::int8_peak;
+        if (test.n_prompt == 0 && test.n_seq == 0 && limits->read_bytes_per_s > 0) return Bound::read_bandwidth;
+        return Bound::none;
+    }
     std::optional<double> pct_limit() const {
-        if (!limits || test.n_depth > 0) return std::nullopt;
-        const double ts = mean_ts();
-        if (test.n_gen == 0 && limits->int8_macs_per_s > 0 && model.ternary_macs_per_token > 0)
-            return 100.0 * ts * double(model.ternary_macs_per_token) / limits->int8_macs_per_s;
-        if (test.n_prompt == 0 && test.n_seq == 0 && limits->read_bytes_per_s > 0)
-            return 100.0 * ts * double(model.bytes_per_token) / limits->read_bytes_per_s;
+        switch (bound()) {
+            case Bound::int8_peak: return 100.0 * mean_ts() * double(model.ternary_macs_per_token) / limits->int8_macs_per_s;
+            case Bound::read_bandwidth: return 100.0 * mean_ts() * double(model.bytes_per_token) / limits->read_bytes_per_s;
+            case Bound::none: break;
+        }
         return std::nullopt;
     }
     double mean_ts() const;
@@ -338,8 +344,12 @@ private:
     static std::string limit_text(const Row& r) {
         if (!r.limits) return "";
         const double gbps = r.limits->read_bytes_per_s / 1e9, gmacs = r.limits->int8_macs_per_s / 1e9;
-        if (!r.pct_limit()) return fmt::format("{:.1f} GB/s, {:.0f} GMAC/s", gbps, gmacs);
-        return r.test.n_gen == 0 ? fmt::format("int8 {:.0f} GMAC/s", gmacs) : fmt::format("read {:.1f} GB/s", gbps);
+        switch (r.bound()) {
+            case Row::Bound::int8_peak: return fmt::format("int8 {:.0f} GMAC/s", gmacs);
+            case Row::Bound::read_bandwidth: return fmt::format("read {:.1f} GB/s", gbps);
+            case Row::Bound::none: break;
+        }
+        return fmt::format("{:.1f} GB/s, {:.0f} GMAC/s", gbps, gmacs);
     }
     void line(const std::vector<std::string>& values) {
         std::string s = "|";
