@@ -75,8 +75,8 @@ std::string ggml_type_name(uint32_t type);
 //                     256 MB buffer, far larger than the caches
 //   int8_macs_per_s   the int8 multiply-add peak: the best of the kernel
 //                     tables' peak probes that run here (independent
-//                     dot-product chains, no memory traffic); 0 where there is
-//                     no probe (Arm, for now)
+//                     dot-product chains, no memory traffic; x86 and arm64);
+//                     0 on other CPUs
 // About half a second. tern bench --probes reports speeds against them.
 struct MachineLimits {
     double read_bytes_per_s = 0;

@@ -53,6 +53,12 @@ namespace tern::kernels {
 
 namespace neon {
 
+// The int8 multiply-add peak probe (bench/, tern bench --probes): `iters`
+// iterations of independent chains, no memory traffic; returns the checksum
+// probe_neon.cpp states; int8_peak_probe_macs(iters) counts the multiply-adds.
+int64_t int8_peak_probe(int64_t iters, int32_t seed);
+int64_t int8_peak_probe_macs(int64_t iters);
+
 void quantize_rows(const float* x, int64_t n, int64_t cols, int64_t x_stride, int8_t* q, int64_t q_stride,
                    float* scale);
 
@@ -111,6 +117,10 @@ void i2s_matmul_raw(const uint8_t* codes, int64_t padded_cols, const uint8_t* pr
                     int64_t y_stride, int64_t row_begin, int64_t row_end);
 void i2s_matmul(const PackedTernary& w, const uint8_t* prepared, int64_t n, int32_t* y, int64_t y_stride,
                 int64_t row_begin, int64_t row_end);
+
+// The same probe with SDOT (probe_dotprod.cpp): only where the CPU has dotprod.
+int64_t int8_peak_probe(int64_t iters, int32_t seed);
+int64_t int8_peak_probe_macs(int64_t iters);
 
 }  // namespace neon_dotprod
 

@@ -6,6 +6,8 @@
 #include "kernels/dispatch.h"
 #if defined(__x86_64__)
 #include "kernels/x86/x86.h"
+#elif defined(__aarch64__)
+#include "kernels/arm/neon.h"
 #endif
 
 namespace tern::probes {
@@ -47,17 +49,23 @@ double read_pass(ThreadPool& pool, const uint64_t* buf, size_t words) {
 
 std::vector<PeakProbe> int8_peak_probes() {
     std::vector<PeakProbe> out;
-#if defined(__x86_64__)
     using namespace kernels;
     auto has = [](const char* name) {
         for (const auto& e : available_tables())
             if (e.runs_here && std::string(e.table->name) == name) return true;
         return false;
     };
+#if defined(__x86_64__)
     if (has("avx512vnni")) out.push_back({"avx512vnni", avx512vnni::int8_peak_probe, avx512vnni::int8_peak_probe_macs});
     if (has("avx512")) out.push_back({"avx512", avx512::int8_peak_probe, avx512::int8_peak_probe_macs});
     if (has("avxvnni")) out.push_back({"avxvnni", avxvnni::int8_peak_probe, avxvnni::int8_peak_probe_macs});
     if (has("avx2")) out.push_back({"avx2", avx2::int8_peak_probe, avx2::int8_peak_probe_macs});
+#elif defined(__aarch64__)
+    if (has("neon_dotprod"))
+        out.push_back({"neon_dotprod", neon_dotprod::int8_peak_probe, neon_dotprod::int8_peak_probe_macs});
+    if (has("neon")) out.push_back({"neon", neon::int8_peak_probe, neon::int8_peak_probe_macs});
+#else
+    (void)has;
 #endif
     return out;
 }

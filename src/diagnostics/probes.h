@@ -25,7 +25,7 @@ struct PeakProbe {
     int64_t (*run)(int64_t iters, int32_t seed);
     int64_t (*macs)(int64_t iters);
 };
-// The probes of the kernel tables that run on this CPU (x86; none elsewhere yet).
+// The probes of the kernel tables that run on this CPU (x86 and arm64).
 std::vector<PeakProbe> int8_peak_probes();
 
 // Multiply-adds per second of one pass of `p`, every thread of the pool running its own chains.

@@ -1,7 +1,8 @@
 // The arm64 kernel tables (kernels/arm) against the scalar reference, bit for
 // bit: every case of the conformance harness (kernels/conformance.h, full
 // sizes) on each table this CPU runs, plus what only arm64 has: dispatch on
-// its CPU features, the neon layouts decoded back, the TL steps one by one.
+// its CPU features, the neon layouts decoded back, the TL steps one by one,
+// the int8 peak probes' checksums.
 // Standalone on purpose: it is cross-compiled with aarch64-linux-gnu-g++
 // and run under qemu-aarch64 (tests/arm/run.sh), where GoogleTest is not
 // installed, so it has its own tiny check helper and prints
@@ -185,6 +186,22 @@ void test_no_fma_in_ref() {
                                double(got)));
 }
 
+// The peak probes behind `tern bench --probes` do every multiply-add they
+// count: each of their 24 chains adds x * y = (seed | 1) * 3 per byte product,
+// 8 into an int16 lane (SMLAL) or 4 into an int32 lane (SDOT) per iteration.
+void test_peak_probes(bool dotprod) {
+    const int64_t iters = 3001;
+    const int32_t seed = 6, xy = (seed | 1) * 3;
+    const int64_t neon = tk::neon::int8_peak_probe(iters, seed);
+    check(neon == 24 * int64_t(int16_t(uint16_t(iters * xy))) && tk::neon::int8_peak_probe_macs(iters) == iters * 24 * 8,
+          fmt("neon int8 peak probe checksum %lld", (long long)neon));
+    if (!dotprod) return;
+    const int64_t dot = tk::neon_dotprod::int8_peak_probe(iters, seed);
+    check(dot == 24 * int64_t(int32_t(uint32_t(iters * 4 * xy))) &&
+              tk::neon_dotprod::int8_peak_probe_macs(iters) == iters * 24 * 16,
+          fmt("neon_dotprod int8 peak probe checksum %lld", (long long)dot));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,6 +234,7 @@ int main(int argc, char** argv) {
     test_features(expect_dotprod);
     test_no_fma_in_ref();
     test_repack_roundtrip();
+    test_peak_probes(f.dotprod);
     for (const auto& e : tk::available_tables()) {
         if (!e.runs_here || std::string(e.table->name) == "ref") continue;
         const tk::KernelTable& t = *e.table;
