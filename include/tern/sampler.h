@@ -51,6 +51,9 @@ private:
         float logit;
         float p;
     };
+    // cands_ = the `keep` best candidates of the penalized logits, best first.
+    void best(const float* logits, int64_t n_vocab, size_t keep);
+
     SamplingParams p_;
     std::mt19937_64 rng_;
     std::deque<int32_t> recent_;
