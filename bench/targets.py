@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""The speed targets of the open issues, measured in one run, as ratios.
+
+Every target is a ratio against a limit measured in the same minutes (shared
+machines move by tens of percent from minute to minute):
+
+  issue 13  quantized output matrices at >= 85 % of the read probe, 1 and 2
+            threads (tern_bench output/TABLE/TYPE/.../N:1 rows, pct_bw)
+  issue 13  generation at >= 85 % of the read roofline on every layout, prompt
+            processing (pp512) at >= 75 % of the int8 peak, 2 threads and 1
+            (tern bench --probes: pct_limit)
+  issue 12  8 sequences decoding together >= 3x one sequence on the F16-head
+            file, >= 3.5x on the Q6_K-head file (tern bench --npl 1,2,4,8,16)
+  issue 16  the 0.6B embedding shape's 120-token passages at >= 75 % of the
+            int8 peak (tern bench -p 120 --probes)
+
+The models are made here, once, in --models (random weights of the real
+shapes; about 5 GB and a few minutes): tern_make_demo_model for the I2_S
+files, tools/reference/make_hf_checkpoint.py + tern convert for the TQ2_0 /
+TQ1_0 files (run with llama.cpp's Q6_K output matrix, --output-type q6_k) and
+the qwen3-0.6b embedding shape. --smoke runs every step on the bundled tiny
+model instead, to check this script (tests/bench_targets_test.cpp).
+
+Usage: bench/targets.py [--build build] [--models DIR] [--reps 2] [--smoke]
+Prints each measurement as it comes, then a table: target, measured, met.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "models", "tern-tinystories-4m.gguf")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, env=None):
+    log("$ " + " ".join(cmd))
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=dict(os.environ, **(env or {})))
+    if r.returncode != 0:
+        sys.exit(f"targets.py: {' '.join(cmd)} failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
+    return r.stdout
+
+
+def python_with_numpy():
+    """The generator of checkpoints needs numpy (Debian: python3-numpy)."""
+    for py in ("/usr/bin/python3", sys.executable):
+        if os.path.exists(py) and subprocess.run([py, "-c", "import numpy"], capture_output=True).returncode == 0:
+            return py
+    sys.exit("targets.py: no python3 with numpy to write the checkpoints (apt-get install python3-numpy)")
+
+
+def make_models(b, models, smoke):
+    """Paths of the files every measurement runs on; makes the missing ones."""
+    if smoke:
+        return {k: TINY for k in ("f16", "q6k", "tq2", "tq1", "q06")}
+    os.makedirs(models, exist_ok=True)
+    p = {k: os.path.join(models, f) for k, f in
+         (("f16", "2b4t.gguf"), ("q6k", "2b4t_q6k.gguf"), ("tq2", "tq2.gguf"), ("tq1", "tq1.gguf"), ("q06", "q06.gguf"))}
+
+    def made(path, make):  # written beside and renamed: an interrupted run leaves no half file
+        if os.path.exists(path):
+            return
+        tmp = path + ".part"
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        make(tmp)
+        os.replace(tmp, path)
+
+    made(p["f16"], lambda out: run([b["demo"], out, "--preset", "2b4t"]))
+    made(p["q6k"], lambda out: run([b["demo"], out, "--preset", "2b4t", "--embd-type", "q6_k"]))
+    gen = os.path.join(ROOT, "tools", "reference", "make_hf_checkpoint.py")
+
+    def converted(key, preset, extra):
+        def make(out):
+            with tempfile.TemporaryDirectory(dir=models) as hf:
+                run([python_with_numpy(), gen, "--preset", preset, "--out", hf])
+                run([b["tern"], "convert", hf, "-o", out] + extra)
+        made(p[key], make)
+
+    converted("tq2", "2b4t", ["--type", "tq2_0"])
+    converted("tq1", "2b4t", ["--type", "tq1_0"])
+    converted("q06", "qwen3-0.6b", [])
+    return p
+
+
+def bench(b, model, args, reps):
+    """tern bench rows (jsonl) of one model."""
+    out = run([b["tern"], "bench", "-m", model, "-r", str(reps), "-o", "jsonl", "--probes"] + args)
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build folder (default: build)")
+    ap.add_argument("--models", default=os.path.join(tempfile.gettempdir(), "tern-targets-models"),
+                    help="where the generated models live (made once; default: $TMPDIR/tern-targets-models)")
+    ap.add_argument("--reps", type=int, default=2, help="repetitions of each tern bench test (default 2)")
+    ap.add_argument("--smoke", action="store_true", help="every step on the bundled tiny model: checks the script")
+    a = ap.parse_args()
+    b = {"tern": os.path.join(a.build, "tern"), "demo": os.path.join(a.build, "tern_make_demo_model"),
+         "kbench": os.path.join(a.build, "bench", "tern_bench")}
+    for k, path in b.items():
+        if not os.path.exists(path):
+            sys.exit(f"targets.py: {path} not found: build first (cmake -S . -B build && cmake --build build)")
+    m = make_models(b, a.models, a.smoke)
+    pp, tg, npl_tg = ("16", "8", "8") if a.smoke else ("512", "128", "64")
+    rows = []  # (issue, target, measured, met)
+
+    def target(issue, what, value, want, unit="%"):
+        met = value is not None and value >= want
+        shown = "—" if value is None else (f"{value:.1f} %" if unit == "%" else f"{value:.2f}x")
+        rows.append((issue, f"{what} >= {want:g}{' %' if unit == '%' else 'x'}", shown, "yes" if met else "no"))
+        log(f"  {what}: {shown}")
+
+    # issue 13: every layout, 2 threads (pp and tg), and 1 thread (pp).
+    table = None
+    layouts = (("f16", "I2_S + F16 output", []), ("q6k", "I2_S + Q6_K output", []),
+               ("tq2", "TQ2_0 + Q6_K output", ["--output-type", "q6_k"]),
+               ("tq1", "TQ1_0 + Q6_K output", ["--output-type", "q6_k"]))
+    for key, name, extra in layouts:
+        for r in bench(b, m[key], ["-p", pp, "-n", tg, "-t", "2"] + extra, a.reps):
+            table = r["table"]
+            kind = "pp" if r["n_prompt"] > 0 else "tg"
+            target(13, f"{name}, {r['test']}, 2 threads, % of {'int8 peak' if kind == 'pp' else 'read roofline'}",
+                   r["pct_limit"], 75 if kind == "pp" else 85)
+    for r in bench(b, m["f16"], ["-p", pp, "-n", "0", "-t", "1"], a.reps):
+        target(13, f"I2_S + F16 output, {r['test']}, 1 thread, % of int8 peak", r["pct_limit"], 75)
+
+    # issue 13: the quantized output products alone (tern_bench; the active table's rows).
+    filt = f"output/{table}/(Q8_0|Q6_K|Q4_K|Q5_K)/128256x2560/N:1/threads:(1|2)/"
+    if a.smoke:  # one row (each type's matrix is 185-350 MB)
+        filt = f"output/{table}/Q8_0/128256x2560/N:1/threads:1/"
+    kb = json.loads(run([b["kbench"], "--benchmark_filter=" + filt, "--benchmark_format=json"]
+                        + (["--benchmark_min_time=0.01"] if a.smoke else []), env={"TERN_BENCH_ALL": "1"}))
+    for r in kb["benchmarks"]:
+        parts = r["name"].split("/")
+        th = parts[5].split(":")[1]
+        target(13, f"{parts[2]} output product, {th} thread{'s' if th != '1' else ''}, % of read probe", r["pct_bw"], 85)
+
+    # issue 12: the batching curve on both heads.
+    for key, name, want in (("f16", "F16-head file", 3.0), ("q6k", "Q6_K-head file", 3.5)):
+        curve = {r["n_seq"]: r["avg_ts"] for r in bench(b, m[key], ["-p", "0", "-n", npl_tg, "-t", "2", "--npl", "1,2,4,8,16"], a.reps)
+                 if r["n_seq"] > 0}
+        log(f"  {name}: " + ", ".join(f"x{k} {v:.1f} t/s" for k, v in sorted(curve.items())))
+        target(12, f"{name}: 8 sequences / 1 sequence (t/s)", curve[8] / curve[1], want, unit="x")
+
+    # issue 16: the 0.6B embedding shape's 120-token passages.
+    for r in bench(b, m["q06"], ["-p", "16" if a.smoke else "120", "-n", "0", "-t", "2"], a.reps):
+        target(16, f"qwen3-0.6b shape, {r['test']}, 2 threads, % of int8 peak", r["pct_limit"], 75)
+
+    print(f"| issue | target (table {table}) | measured | met |")
+    print("|---:|---|---:|:---:|")
+    for issue, what, shown, met in rows:
+        print(f"| {issue} | {what} | {shown} | {met} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
