@@ -198,7 +198,8 @@ struct LoadK {
         out[0] = {_mm256_mullo_epi16(w.a, scv), _mm256_mullo_epi16(w.b, scv)};
     }
     static float scale(const uint8_t* b) { return half_to_float(b); }
-    static float min_scale(const uint8_t* b) { return half_to_float(b + 2); }
+    static constexpr int kDminOffset = 2;
+    static float min_scale(const uint8_t* b) { return half_to_float(b + kDminOffset); }
 };
 using LoadQ4_K = LoadK<false>;
 using LoadQ5_K = LoadK<true>;
