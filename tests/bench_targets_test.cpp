@@ -2,6 +2,7 @@
 // --smoke mode (every step on the bundled tiny model): it must run every
 // measurement and print one table row per target with a measured value, so
 // the script cannot rot between the sessions that run it on real shapes.
+// (Whether a target is met on the tiny model means nothing: not checked.)
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -35,11 +36,12 @@ TEST(BenchTargets, SmokeRunMeasuresEveryTarget) {
         EXPECT_TRUE(line.find("| yes |") != std::string::npos || line.find("| no |") != std::string::npos) << line;
     }
     // 13: pp and tg of four layouts, pp on one thread, one output product
-    // (the smoke run's only tern_bench row); 12: both heads; 16: one.
-    EXPECT_EQ(per_issue["13"], 10) << out;
+    // (the smoke run's only tern_bench row), load time and RSS, pp and tg
+    // with a core busy; 12: both heads; 16: prefill and embed's RSS.
+    EXPECT_EQ(per_issue["13"], 14) << out;
     EXPECT_EQ(per_issue["12"], 2) << out;
-    EXPECT_EQ(per_issue["16"], 1) << out;
-    EXPECT_EQ(rows, 13) << out;
+    EXPECT_EQ(per_issue["16"], 2) << out;
+    EXPECT_EQ(rows, 18) << out;
 }
 
 }  // namespace
