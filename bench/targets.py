@@ -8,7 +8,8 @@ machines move by tens of percent from minute to minute):
             threads (tern_bench output/TABLE/TYPE/.../N:1 rows, pct_bw)
   issue 13  generation at >= 85 % of the read roofline on every layout, prompt
             processing (pp512) at >= 75 % of the int8 peak, 2 threads and 1
-            (tern bench --probes: pct_limit)
+            (tern bench --probes: pct_limit, and the same against the best
+            probe of the run for its thread count, which decides)
   issue 12  8 sequences decoding together >= 3x one sequence on the F16-head
             file, >= 3.5x on the Q6_K-head file (tern bench --npl 1,2,4,8,16)
   issue 13  loading from a warm page cache in <= 1.0 s, peak RSS <= file + KV
@@ -139,12 +140,31 @@ def main():
     pp, tg, npl_tg = ("16", "8", "8") if a.smoke else ("512", "128", "64")
     rows = []  # (issue, target, measured, met)
 
-    def target(issue, what, value, want, unit="%", at_most=False):
+    def target(issue, what, value, want, unit="%", at_most=False, note=""):
         met = value is not None and (value <= want if at_most else value >= want)
         fmt = {"%": "{:.1f} %", "x": "{:.2f}x", "s": "{:.2f} s", "MB": "{:.0f} MB"}[unit]
-        shown = "—" if value is None else fmt.format(value)
+        shown = "—" if value is None else fmt.format(value) + note
         rows.append((issue, f"{what} {'<=' if at_most else '>='} {fmt.format(want)}", shown, "yes" if met else "no"))
         log(f"  {what}: {shown}")
+
+    # tern bench --probes rows, judged once every probe of the run is in: a
+    # probe taken in a slow minute inflates its test's percentage, so each is
+    # also taken against the best probe of the run for its thread count (the
+    # quiet machine's limit, as near as this run saw it), and that decides.
+    probed = []  # (issue, what, row, want)
+
+    def judged():
+        best = {}
+        for _, _, r, _ in probed:
+            key = ("pp" if r["n_prompt"] > 0 else "tg", r["n_threads"])
+            probe = r["probe_int8_gmacs"] if key[0] == "pp" else r["probe_read_gbps"]
+            best[key] = max(best.get(key, 0.0), probe)
+        for issue, what, r, want in probed:
+            key = ("pp" if r["n_prompt"] > 0 else "tg", r["n_threads"])
+            probe = r["probe_int8_gmacs"] if key[0] == "pp" else r["probe_read_gbps"]
+            own = r["pct_limit"]
+            target(issue, what, None if own is None else own * probe / best[key], want,
+                   note="" if own is None else f" ({own:.1f} % of its own probe)")
 
     # issue 13: every layout, 2 threads (pp and tg), and 1 thread (pp).
     table = None
@@ -155,10 +175,10 @@ def main():
         for r in bench(b, m[key], ["-p", pp, "-n", tg, "-t", "2"] + extra, a.reps):
             table = r["table"]
             kind = "pp" if r["n_prompt"] > 0 else "tg"
-            target(13, f"{name}, {r['test']}, 2 threads, % of {'int8 peak' if kind == 'pp' else 'read roofline'}",
-                   r["pct_limit"], 75 if kind == "pp" else 85)
+            probed.append((13, f"{name}, {r['test']}, 2 threads, % of {'int8 peak' if kind == 'pp' else 'read roofline'}",
+                           r, 75 if kind == "pp" else 85))
     for r in bench(b, m["f16"], ["-p", pp, "-n", "0", "-t", "1"], a.reps):
-        target(13, f"I2_S + F16 output, {r['test']}, 1 thread, % of int8 peak", r["pct_limit"], 75)
+        probed.append((13, f"I2_S + F16 output, {r['test']}, 1 thread, % of int8 peak", r, 75))
 
     # issue 13: the quantized output products alone (tern_bench; the active table's rows).
     filt = f"output/{table}/(Q8_0|Q6_K|Q4_K|Q5_K)/128256x2560/N:1/threads:(1|2)/"
@@ -201,7 +221,7 @@ def main():
 
     # issue 16: the 0.6B embedding shape's 120-token passages.
     for r in bench(b, m["q06"], ["-p", "16" if a.smoke else "120", "-n", "0", "-t", "2"], a.reps):
-        target(16, f"qwen3-0.6b shape, {r['test']}, 2 threads, % of int8 peak", r["pct_limit"], 75)
+        probed.append((16, f"qwen3-0.6b shape, {r['test']}, 2 threads, % of int8 peak", r, 75))
     # 16 passages of 120 tokens (ids from the middle of the vocabulary), 4 to a batch of 512.
     n_tok = 16 if a.smoke else 120
     passages = ";".join(",".join(str(1000 + (7 * i + 13 * j) % 3000) for j in range(n_tok)) for i in range(16))
@@ -211,6 +231,7 @@ def main():
     target(16, f"qwen3-0.6b shape, embed 16 x {n_tok} tokens, peak RSS (file {size / 1e6:.0f} MB + KV {kv / 1e6:.0f} MB + 100 MB)",
            rss / 1e6, (size + kv) / 1e6 + 100, unit="MB", at_most=True)
 
+    judged()
     print(f"| issue | target (table {table}) | measured | met |")
     print("|---:|---|---:|:---:|")
     for issue, what, shown, met in sorted(rows, key=lambda row: row[0]):  # by issue, in the order measured
