@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <mutex>
 #include <thread>
 #include <numeric>
@@ -109,6 +110,44 @@ TEST(ThreadPool, AffineSharesGoToTheirOwners) {
         left -= e - b;
     }, ThreadPool::kAffine);
     EXPECT_TRUE(others_done.load()) << "the other threads did not take the stalled thread's chunks";
+}
+
+// A worker that stalls inside a chunk (as one descheduled by the kernel
+// would) does not keep the caller polling for the whole stall: after a
+// moment the caller sleeps until the worker leaves, its core free meanwhile.
+TEST(ThreadPool, CallerSleepsWhileAWorkerStalls) {
+    auto thread_cpu_ms = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+    };
+    constexpr double kStallMs = 100;
+    ThreadPool pool(2);
+    int stalls = 0;
+    for (int rep = 0; rep < 10 && stalls < 2; ++rep) {
+        std::atomic<bool> worker_in{false};
+        double caller_done_cpu = 0;
+        const auto start = std::chrono::steady_clock::now();
+        pool.parallel_for(2, 1, [&](int t, int64_t, int64_t) {
+            if (t != 0) {
+                worker_in = true;
+                std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(kStallMs));
+                return;
+            }
+            // The caller gives the worker up to 2 s to take the other chunk.
+            const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+            while (!worker_in.load() && std::chrono::steady_clock::now() < limit) std::this_thread::yield();
+            caller_done_cpu = thread_cpu_ms();
+        });
+        const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        if (!worker_in.load()) continue;  // the caller ran both chunks: no stall to wait through
+        ++stalls;
+        EXPECT_GE(wall, kStallMs) << "parallel_for returned before the stalled worker's chunk was done";
+        const double waited_cpu = thread_cpu_ms() - caller_done_cpu;
+        EXPECT_LT(waited_cpu, kStallMs / 2) << "the caller burned " << waited_cpu << " ms of CPU waiting " << kStallMs
+                                            << " ms for a stalled worker";
+    }
+    EXPECT_EQ(stalls, 2) << "the worker never took a chunk in 10 tries";
 }
 
 // Workers that went to sleep (idle past the spin budget) are woken by the next job.

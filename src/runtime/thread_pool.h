@@ -10,7 +10,9 @@
 // - Work is handed out in chunks from a shared counter, and the caller takes
 //   chunks too. The caller never waits for a worker that has not started: if
 //   the other cores are busy (oversubscription), the caller simply does every
-//   chunk itself. It only waits for chunks a worker has already claimed.
+//   chunk itself. It only waits for chunks a worker has already claimed,
+//   and if that takes more than a moment (the worker was descheduled), it
+//   sleeps instead of polling, leaving its core free.
 #pragma once
 
 #include <atomic>
@@ -70,6 +72,7 @@ private:
     uint32_t wait_for_change(uint32_t seen);
     void run(Job& job);
     void work(Job& job, int index);
+    void wait_for_workers();
 
     int n_threads_;
     std::vector<std::thread> workers_;
@@ -77,6 +80,7 @@ private:
     std::atomic<uint32_t> state_{0};
     std::atomic<int> busy_{0};      // workers inside the open job
     std::atomic<int> sleepers_{0};  // workers blocked in state_.wait
+    std::atomic<bool> caller_asleep_{false};  // the caller blocked in busy_.wait
     std::atomic<bool> stop_{false};
     Job* job_ = nullptr;  // valid while state_ is odd
     // kAffine: thread t's unclaimed chunks of the open job are [lo, hi),
