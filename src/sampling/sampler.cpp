@@ -43,6 +43,12 @@ struct ByLogit {
         return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
     }
 };
+struct ById {
+    template <class C>
+    bool operator()(const C& a, const C& b) const {
+        return a.id < b.id;
+    }
+};
 }  // namespace
 
 void Sampler::best(const float* logits, int64_t n_vocab, size_t keep) {
@@ -56,13 +62,12 @@ void Sampler::best(const float* logits, int64_t n_vocab, size_t keep) {
                 const float l = logits[id];
                 penalized.push_back({id, l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty, 0.0f});
             }
-    std::sort(penalized.begin(), penalized.end(), [](const Cand& a, const Cand& b) { return a.id < b.id; });
+    std::sort(penalized.begin(), penalized.end(), ById{});
     penalized.erase(std::unique(penalized.begin(), penalized.end(), [](const Cand& a, const Cand& b) { return a.id == b.id; }),
                      penalized.end());
     const size_t m = penalized.size(), n = size_t(n_vocab);
     auto is_penalized = [&](int32_t id) {
-        return std::binary_search(penalized.begin(), penalized.end(), Cand{id, 0.0f, 0.0f},
-                                  [](const Cand& a, const Cand& b) { return a.id < b.id; });
+        return std::binary_search(penalized.begin(), penalized.end(), Cand{id, 0.0f, 0.0f}, ById{});
     };
     if (keep + m >= n) {  // (nearly) everything: sort it all
         cands_.resize(n);
