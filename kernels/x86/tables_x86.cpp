@@ -63,7 +63,12 @@ const KernelTable* table_avxvnni() {
     static const KernelTable t = [] {
         KernelTable k = *table_avx2();
         k.name = "avxvnni";
-        k.ternary[int(TernaryFamily::i2s)].matmul = avxvnni::i2s_matmul;
+        // vpdpbusd takes the codes as its unsigned operand, so no biased copy
+        // of the activations (avx2's expanded prefill): the plain layout.
+        TernaryKernels& i2s = k.ternary[int(TernaryFamily::i2s)];
+        i2s.prepared_bytes = x86::i2s_prepared_bytes;
+        i2s.prepare = x86::i2s_prepare;
+        i2s.matmul = avxvnni::i2s_matmul;
         k.qdot_matmul = avxvnni::qdot_matmul;
         return k;
     }();
