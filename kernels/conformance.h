@@ -1,11 +1,12 @@
 // The kernel conformance harness: one list of cases, each checking one kernel
 // of a table against the scalar reference (kernels/ref) on given shapes,
 // values and seeds, bit for bit, outputs poisoned first (DESIGN.md,
-// verification ladder, rung 1). Three clients run the same cases:
+// verification ladder, rung 1). Four clients run the same cases:
 // - `tern info --self-test` (self_test below): quick sizes, on the tables
 //   this CPU runs, so a kernel that computes garbage there says so;
 // - tests/kernels_x86_test.cpp: full sizes, one GoogleTest per table and case;
-// - tests/arm/arm_kernels_test.cpp: full sizes under qemu-aarch64.
+// - tests/arm/arm_kernels_test.cpp: full sizes under qemu-aarch64;
+// - tests/x86_emulated: full sizes, the AVX-512 / AVX-VNNI tables on SIMDe.
 // Baseline code: it only calls through a table's function pointers. Steps
 // that only one ISA's layout has (the TL table build and lookup, repacked
 // layouts decoded back) stay in that ISA's test.

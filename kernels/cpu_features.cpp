@@ -55,6 +55,10 @@ void detect(CpuFeatures& f) {
         const Regs l71 = cpuid(7, 1);
         f.avxvnni = bit(l71.a, 4) && f.avx2;
     }
+#if defined(TERN_EMULATE_AVX512)
+    // tests/x86_emulated: the AVX-512 and AVX-VNNI tables run on SIMDe there.
+    f.avx512f = f.avx512bw = f.avx512vl = f.avx512vnni = f.avxvnni = f.avx2;
+#endif
     char brand[49] = {};
     if (cpuid(0x80000000u, 0).a >= 0x80000004u) {
         for (unsigned i = 0; i < 3; ++i) {

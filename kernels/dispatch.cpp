@@ -10,6 +10,16 @@ namespace tern::kernels {
 
 namespace {
 
+bool avx512dq() {
+#if defined(TERN_EMULATE_AVX512)
+    return true;  // tests/x86_emulated: SIMDe runs the AVX-512 tables there
+#elif defined(__x86_64__) || defined(_M_X64)
+    return __builtin_cpu_supports("avx512dq");
+#else
+    return false;
+#endif
+}
+
 struct Candidate {
     const KernelTable* (*table)();
     bool (*runs)(const CpuFeatures&);
@@ -26,12 +36,12 @@ const Candidate kCandidates[] = {
     {table_avx512vnni,
      [](const CpuFeatures& f) {
          return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.avx2 && f.fma && f.f16c &&
-                __builtin_cpu_supports("avx512dq");
+                avx512dq();
      },
      "avx512f+avx512bw+avx512vl+avx512dq+avx512vnni"},
     {table_avx512,
      [](const CpuFeatures& f) {
-         return f.avx512f && f.avx512bw && f.avx512vl && f.avx2 && f.fma && f.f16c && __builtin_cpu_supports("avx512dq");
+         return f.avx512f && f.avx512bw && f.avx512vl && f.avx2 && f.fma && f.f16c && avx512dq();
      },
      "avx512f+avx512bw+avx512vl+avx512dq"},
     {table_avxvnni, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c && f.avxvnni; },

@@ -21,7 +21,8 @@ int64_t int8_peak_probe(int64_t iters, int32_t seed) {
     for (int64_t it = 0; it < iters; ++it) {
 #pragma GCC unroll 24
         for (int i = 0; i < kChains; ++i) a[i] = _mm512_maddubs_epi16(a[i], s);
-        __asm__ volatile("" : "+v"(a[0]), "+v"(a[5]), "+v"(a[11]), "+v"(a[17]));  // keep the loop
+        __asm__ volatile(""  // keep the loop
+                         : TERN_VEC_IN_REG(a[0]), TERN_VEC_IN_REG(a[5]), TERN_VEC_IN_REG(a[11]), TERN_VEC_IN_REG(a[17]));
     }
     __m512i r = a[0];
 #pragma GCC unroll 24

@@ -52,6 +52,15 @@
 
 #include "kernels/kernels.h"
 
+// The constraint that ties a vector to a register in an empty asm (a compiler
+// barrier that keeps a loop or a load where it is). In tests/x86_emulated the
+// 512-bit types are SIMDe structs (its simde_avx512.h), which live in memory.
+#if defined(TERN_SIMDE_AVX512)
+#define TERN_VEC_IN_REG "+m"
+#else
+#define TERN_VEC_IN_REG "+v"
+#endif
+
 namespace tern::kernels {
 
 // ---------------------------------------------------------------- baseline helpers

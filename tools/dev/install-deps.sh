@@ -5,8 +5,9 @@ set -euo pipefail
 build_pkgs="build-essential cmake ninja-build pkg-config git libcli11-dev libfmt-dev nlohmann-json3-dev libpcre2-dev libcpp-httplib-dev libssl-dev libedit-dev"
 # nodejs, npm and chromium: the server's client tests (tests/serve_js: the openai
 # package, and the chat page in headless Chromium); prometheus: promtool checks
-# the server's alert rules (deploy/prometheus).
-test_pkgs="$build_pkgs libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3 python3-numpy qemu-user g++-aarch64-linux-gnu nodejs chromium prometheus"
+# the server's alert rules (deploy/prometheus); libsimde-dev: the AVX-512 and
+# AVX-VNNI tables checked on hosts without them (tests/x86_emulated).
+test_pkgs="$build_pkgs libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3 python3-numpy qemu-user g++-aarch64-linux-gnu nodejs chromium prometheus libsimde-dev"
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   test) want=$test_pkgs ;;
