@@ -5,10 +5,10 @@
 // the instructions runs in tests/kernels_x86_test.cpp.
 // Prints "x86 emulated tables: N passed, M failed"; exit status 1 on failure.
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "kernels/conformance.h"
-#include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
 
 namespace tk = tern::kernels;
