@@ -127,11 +127,15 @@ TEST(KernelsX86, ConformanceCatchesABrokenKernel) {
     const KernelTable& broken = broken_table();
     int cases = 0;
     for (const auto& c : conformance_cases()) {
-        const CaseResult r = run_case(c, broken, CaseSize::full);
         if (c.kernel != "tl2") {
+            // The other kernels are ref's own: their quick size shows that the failure stays
+            // with tl2 (at full size this was a minute of ref against itself under ASan).
+            const CaseResult r = run_case(c, broken, CaseSize::quick);
             EXPECT_EQ(r.failed, 0) << c.kernel << " " << c.name;
+            EXPECT_GT(r.passed, 0) << c.kernel << " " << c.name;
             continue;
         }
+        const CaseResult r = run_case(c, broken, CaseSize::full);
         ++cases;
         ASSERT_GT(r.failed, 0) << c.name;
         EXPECT_NE(r.failures[0].find("broken tl2 " + c.name + ": "), std::string::npos) << r.failures[0];
