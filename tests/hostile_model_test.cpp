@@ -7,6 +7,8 @@
 // and UBSan too).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -97,7 +99,7 @@ void write_damaged(const gguf::File& f, const Damage& d, const std::string& out)
                 case Damage::How::transposed:
                     if (dims.size() >= 2) std::swap(dims[0], dims[1]);
                     break;
-                case Damage::How::as_f32: type = 0; break;
+                case Damage::How::as_f32: type = 0; break;  // GGML type 0 is F32
                 case Damage::How::flat: dims = {t.n_elements}; break;
                 case Damage::How::none: break;
             }
